@@ -1,0 +1,100 @@
+"""Plain-text renderings for the terminal: what ``--format text`` prints."""
+
+from __future__ import annotations
+
+from advisor.profiler import DatasetProfile
+
+
+def number(x, digits: int = 3) -> str:
+    """A compact, human number: 3 significant digits, thousands separated, no float noise."""
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, int):
+        return f"{x:,}"
+    if x == 0:
+        return "0"
+    if abs(x) >= 10 ** digits:
+        return f"{x:,.0f}"
+    if abs(x) < 10 ** -(digits + 1):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def percent(x) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.1%}" if x >= 0.001 or x == 0 else f"{x:.2%}"
+
+
+def format_profile(p: DatasetProfile) -> str:
+    lines = [
+        f"{p.source}: {p.n_rows_total:,} rows × {p.n_columns} columns "
+        f"({p.source_format}, {number(p.memory_mb)} MB in memory)",
+        f"Target '{p.target}': {p.task} (confidence {p.task_confidence:.2f}"
+        + (f", alternative: {p.task_alternative}" if p.task_alternative else "")
+        + (", set by --task" if p.task_source == "user" else "")
+        + f") — {p.task_reason}",
+    ]
+    lines += _class_lines(p) if p.is_classification else _value_lines(p)
+    kinds = [
+        f"{getattr(p, f'n_{k}_features')} {k}"
+        for k in ("numeric", "categorical", "text", "datetime", "constant")
+        if getattr(p, f"n_{k}_features")
+    ]
+    lines.append(f"Features: {p.n_features} ({', '.join(kinds) or 'none'}); missing cells "
+                 f"{percent(p.missing_cell_fraction)}, rows with any missing "
+                 f"{percent(p.rows_with_missing_fraction)}")
+    worst = sorted(
+        ((f, n) for n, f in zip(p.feature_names, p.feature_missing_fractions) if f > 0), reverse=True
+    )[:5]
+    if worst:
+        lines.append("  most missing: " + ", ".join(f"{n} {percent(f)}" for f, n in worst))
+    if p.high_cardinality_columns:
+        lines.append("  high-cardinality: " + ", ".join(p.high_cardinality_columns))
+    if p.identifier_columns:
+        lines.append("  identifiers: " + ", ".join(p.identifier_columns))
+    if p.feature_outlier_fraction is not None:
+        lines.append(f"  feature outliers: {percent(p.feature_outlier_fraction)} of "
+                     f"{p.feature_outlier_sample_rows:,} sampled rows (IsolationForest)")
+    conflicts = ("" if p.conflicting_label_fraction is None
+                 else f", conflicting labels {percent(p.conflicting_label_fraction)}")
+    sampled = "" if p.sample_rows == p.n_rows else f" (of {p.sample_rows:,} sampled rows)"
+    lines.append(f"  duplicate rows {percent(p.duplicate_row_fraction)}{conflicts}{sampled}")
+    if p.warnings:
+        lines.append("Warnings:")
+        lines += [f"  - {w}" for w in p.warnings]
+    return "\n".join(lines)
+
+
+def _class_lines(p: DatasetProfile) -> list[str]:
+    total = p.n_rows
+    shown = list(zip(p.class_labels, p.class_counts))
+    parts = [f"{label} {count:,} ({count / total:.1%})" for label, count in shown[:12]]
+    more = f" · … {len(shown) - 12} more" if len(shown) > 12 else ""
+    noun = "labels (positives per label)" if p.task == "multilabel" else "classes"
+    lines = [f"  {noun}: " + " · ".join(parts) + more]
+    if p.positive_class is not None:
+        lines[-1] += f"  [positive class: {p.positive_class}]"
+    extra = f" · entropy imbalance {number(p.entropy_imbalance)}" if p.entropy_imbalance is not None else ""
+    if p.label_cardinality is not None:
+        extra += f" · labels per row {number(p.label_cardinality)}"
+    lines.append(f"  minority {percent(p.minority_fraction)} ({p.minority_class}) · imbalance "
+                 f"ratio {number(p.imbalance_ratio)}{extra}")
+    return lines
+
+
+def _value_lines(p: DatasetProfile) -> list[str]:
+    lines = [
+        f"  mean {number(p.target_mean)} · std {number(p.target_std)} · median "
+        f"{number(p.target_median)} · MAD {number(p.target_mad)} · range "
+        f"[{number(p.target_min)}, {number(p.target_max)}]",
+        f"  skewness {number(p.target_skewness)} · excess kurtosis "
+        f"{number(p.target_excess_kurtosis)} · zeros {percent(p.target_zero_fraction)}"
+        + (f" · dispersion (var/mean) {number(p.target_dispersion)}" if p.target_dispersion is not None else "")
+        + (f" · spans {number(p.target_decades)} decades" if p.target_decades is not None else ""),
+        f"  outliers {percent(p.target_outlier_fraction)} outside "
+        f"[{number(p.target_outlier_low)}, {number(p.target_outlier_high)}] (modified z-score > 3.5)",
+    ]
+    return lines

@@ -1,0 +1,91 @@
+"""How much does profiling cost beyond reading the file? Time and peak memory vs pyarrow's read.
+
+Writes (once, cached under benchmarks/_work/) a seeded 1,000,000-row × 20-column mixed CSV —
+heavy-tailed numeric columns, strings, integers, missing cells, a 3%-positive binary target — then,
+in one process and alternating, times ``pyarrow.csv.read_csv`` on it and the whole
+``advisor.profile`` (reading included), and prints the ratios. Targets: time ≤ 2×, peak ≤ 1.5×.
+
+    python benchmarks/profile_speed.py [--rows 1000000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.csv as pacsv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import measure  # noqa: E402
+
+import advisor  # noqa: E402
+
+WORK = Path(__file__).resolve().parent / "_work"
+
+
+def make_table(rows: int, seed: int = 20261126) -> Path:
+    path = WORK / f"mixed_{rows}.csv"
+    if path.exists():
+        return path
+    WORK.mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed)
+    data = {}
+    for i in range(8):  # heavy tails: Student-t with 2–5 degrees of freedom, scaled
+        data[f"num_{i}"] = np.round(rng.standard_t(2 + i % 4, rows) * 10 ** (i % 3), 4)
+    for i in range(3):
+        data[f"lognormal_{i}"] = np.round(rng.lognormal(3, 1.2, rows), 3)
+    for i in range(4):
+        data[f"int_{i}"] = rng.integers(0, 10 ** (i + 1), rows)
+    words = np.array(["north", "south", "east", "west", "centre", "coast", "hills", "plain"])
+    data["region"] = words[rng.integers(0, len(words), rows)]
+    data["segment"] = np.array(["retail", "sme", "corporate"])[rng.integers(0, 3, rows)]
+    data["product_code"] = np.char.add("P", rng.integers(0, 5000, rows).astype(str))
+    data["channel"] = np.array(["web", "branch", "phone", "partner"])[rng.integers(0, 4, rows)]
+    logit = -4.2 + 0.8 * np.tanh(data["num_0"]) + 0.5 * (data["region"] == "coast")
+    data["target"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pd.DataFrame(data)
+    for column in ("num_1", "lognormal_0", "int_2", "region", "channel"):
+        frame.loc[rng.random(rows) < 0.05, column] = None
+    assert frame.shape[1] == 20
+    frame.to_csv(path, index=False)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    path = make_table(args.rows)
+    size_mb = os.path.getsize(path) / 2**20
+    print(f"file: {path.name}, {args.rows:,} rows × 20 columns, {size_mb:.0f} MiB")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    reads, profiles = [], []
+    for _ in range(args.repeats):
+        with measure() as read:
+            table = pacsv.read_csv(path)
+        del table
+        with measure() as prof:
+            result = advisor.profile(path, target="target")
+        reads.append(read)
+        profiles.append(prof)
+    print(f"task: {result.task}, minority {result.minority_fraction:.3f}, "
+          f"sample rows for costly facts: {result.sample_rows:,}")
+    t_read = statistics.median(m.seconds for m in reads)
+    t_prof = statistics.median(m.seconds for m in profiles)
+    m_read = statistics.median(m.peak_bytes for m in reads)
+    m_prof = statistics.median(m.peak_bytes for m in profiles)
+    print(f"pyarrow.csv.read_csv: {t_read:.2f} s, peak +{m_read / 2**20:.0f} MiB")
+    print(f"advisor.profile:      {t_prof:.2f} s, peak +{m_prof / 2**20:.0f} MiB")
+    print(f"time ratio:   {t_prof / t_read:.2f}×  (target ≤ 2×)")
+    print(f"memory ratio: {m_prof / m_read:.2f}×  (target ≤ 1.5×)")
+
+
+if __name__ == "__main__":
+    main()
