@@ -48,8 +48,12 @@ def sample_positions(n_rows: int, seed: int, size: int = SAMPLE_ROWS) -> np.ndar
 
 
 def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame | None,
-                      seed: int = 0) -> FeatureFacts:
-    """All feature facts for ``features`` (target columns already removed)."""
+                      seed: int = 0, labels: bool = True) -> FeatureFacts:
+    """All feature facts for ``features`` (target columns already removed).
+
+    ``labels`` says the target holds class labels, so that identical features with different
+    targets are a label-noise sign; for regression and counts that is ordinary noise.
+    """
     positions = sample_positions(len(features), seed)
     sample = features.iloc[positions]
     names = tuple(str(c) for c in features.columns)
@@ -68,6 +72,8 @@ def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame |
     outliers, outlier_rows = _outlier_fraction(sample, kinds, seed)
     target_sample = None if target is None else target.iloc[positions]
     duplicates, conflicts = _duplicates_and_conflicts(sample, target_sample)
+    if not labels:
+        conflicts = None
     return FeatureFacts(
         names=names,
         kinds=kinds,

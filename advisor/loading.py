@@ -199,7 +199,7 @@ def _read_parquet(source, compression: str | None, label: Path | None = None) ->
         raise AdvisorError(f"Parquet file {label or source} cannot be read ({exc}).") from None
     if table.num_rows == 0:
         raise AdvisorError(f"Input file {label or source} has columns but no rows; expected data rows.")
-    return table.to_pandas(self_destruct=True, split_blocks=True)
+    return table.to_pandas(self_destruct=True, split_blocks=True, date_as_object=False)
 
 
 def _check_text(head: bytes, label: Path, encoding: str | None) -> None:
@@ -261,7 +261,7 @@ def _read_text(source, origin: Path, label: Path, head: bytes, compression: str 
             "rows; expected at least one row."
         )
     fmt = SourceFormat("csv", compression, delimiter, encoding or "utf-8")
-    return table.to_pandas(self_destruct=True, split_blocks=True), fmt
+    return table.to_pandas(self_destruct=True, split_blocks=True, date_as_object=False), fmt
 
 
 def _text_suffix(label: Path) -> str:

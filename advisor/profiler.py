@@ -158,7 +158,8 @@ def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
     features = frame.drop(columns=list(names))
     if not data.keep.all():
         features = features[data.keep]
-    facts = describe_features(features, data.values, seed=seed)
+    facts = describe_features(features, data.values, seed=seed,
+                              labels=call.task in ("binary", "multiclass", "multilabel"))
     values = data.values
     target_facts = _target_facts(values, call)
     class_facts = _class_facts(values, call.task)

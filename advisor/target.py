@@ -239,13 +239,18 @@ def _numeric_call(v: np.ndarray, counts: pd.Series, name: str, source: str) -> T
         return TaskCall("regression", 0.9, None, f"{k} distinct integers, some negative.")
     shape = _count_shape(v, counts)
     if k <= MAX_INTEGER_CLASSES:
+        codes = sorted(int(c) for c in counts.index)
+        contiguous = codes[-1] - codes[0] == k - 1
+        if shape and not contiguous:
+            # Class codes are rarely numbered with gaps; counts skip rare values all the time.
+            return TaskCall("count", 0.8, "multiclass",
+                            f"{k} distinct non-negative integers shaped like counts ({shape}), "
+                            f"with gaps in {codes[0]}..{codes[-1]} as sparse tails have.")
         if shape:
             return TaskCall("count", 0.6, "multiclass",
                             f"{k} distinct non-negative integers shaped like counts ({shape}); "
                             "they could also be class codes.")
-        codes = sorted(int(c) for c in counts.index)
-        contiguous = codes[-1] - codes[0] == k - 1
-        if contiguous and codes[0] == 1 and k <= 10:
+        if contiguous and codes[0] == 1 and 4 <= k <= 10:
             return TaskCall("multiclass", 0.6, "regression",
                             f"integer codes 1..{k} with no zero, as ratings are: ordered, so "
                             "regression is the alternative.")

@@ -1,0 +1,132 @@
+"""Reading the tables people have: dialects, compression, Parquet, encodings."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advisor.errors import AdvisorError, UsageError
+from advisor.loading import load_table, sniff_delimiter
+
+# Quoted fields with an embedded comma and an embedded newline, on purpose.
+CSV = 'id,comment,score,label\n1,"fine, thanks",0.5,yes\n2,"two\nlines",1.5,no\n3,plain,2.5,yes\n'
+EXPECTED_COMMENTS = ["fine, thanks", "two\nlines", "plain"]
+
+
+def _check(frame: pd.DataFrame):
+    assert list(frame.columns) == ["id", "comment", "score", "label"]
+    assert frame["comment"].tolist() == EXPECTED_COMMENTS
+    assert frame["score"].tolist() == [0.5, 1.5, 2.5]
+    assert frame["id"].dtype.kind == "i"
+
+
+@pytest.mark.parametrize("delimiter, name", [(",", "comma"), (";", "semicolon"), ("\t", "tab"),
+                                             ("|", "pipe")])
+def test_delimiters_are_detected(write, delimiter, name):
+    text = CSV.replace(",", delimiter).replace(f'"fine{delimiter} thanks"', '"fine, thanks"')
+    frame = load_table(write(f"{name}.txt", text))
+    _check(frame)
+    assert frame.attrs["source_format"]["delimiter"] == delimiter
+
+
+def test_tsv_suffix(write):
+    frame = load_table(write("data.tsv", CSV.replace(",", "\t").replace('"fine\t thanks"', '"fine, thanks"')))
+    _check(frame)
+
+
+@pytest.mark.parametrize("compression, opener", [("gzip", gzip.open), ("bz2", bz2.open),
+                                                  ("xz", lzma.open)])
+def test_compressed_csv(tmp_path, compression, opener):
+    path = tmp_path / f"data.csv.{compression}"
+    with opener(path, "wt", encoding="utf-8", newline="") as handle:
+        handle.write(CSV)
+    frame = load_table(path)
+    _check(frame)
+    assert frame.attrs["source_format"]["compression"] == compression
+
+
+def test_compression_is_sniffed_not_taken_from_the_name(tmp_path):
+    path = tmp_path / "misnamed.csv"
+    path.write_bytes(gzip.compress(CSV.encode()))
+    _check(load_table(path))
+
+
+def test_zip_with_one_table(tmp_path):
+    path = tmp_path / "data.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("inner/data.csv", CSV)
+    _check(load_table(path))
+
+
+def test_zip_with_two_tables_is_refused(tmp_path):
+    path = tmp_path / "two.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.csv", CSV)
+        archive.writestr("b.csv", CSV)
+    with pytest.raises(AdvisorError, match="exactly one table"):
+        load_table(path)
+
+
+def test_parquet(tmp_path):
+    path = tmp_path / "data.parquet"
+    pd.read_csv(pd.io.common.StringIO(CSV)).to_parquet(path)
+    _check(load_table(path))
+
+
+def test_utf8_bom_and_crlf(write):
+    frame = load_table(write("bom.csv", b"\xef\xbb\xbf" + CSV.replace("\n", "\r\n").encode()))
+    assert list(frame.columns) == ["id", "comment", "score", "label"]  # no BOM in the first name
+    assert frame["comment"].tolist() == ["fine, thanks", "two\r\nlines", "plain"]
+
+
+def test_other_encoding_needs_the_option(write):
+    path = write("latin.csv", "name,city\nJosé,Málaga\nAna,Cádiz\n".encode("latin-1"))
+    with pytest.raises(AdvisorError, match=r"not valid UTF-8 \(byte 0xe9 on line 2\).*--encoding latin-1"):
+        load_table(path)
+    assert load_table(path, encoding="latin-1")["city"].tolist() == ["Málaga", "Cádiz"]
+    with pytest.raises(UsageError, match="Unknown encoding 'klingon'"):
+        load_table(path, encoding="klingon")
+
+
+def test_bad_utf8_beyond_the_sniffed_head_is_caught(write):
+    rows = "".join(f"{i},plain text row {i}\n" for i in range(30_000))
+    path = write("late.csv", ("a,b\n" + rows).encode() + "99,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(AdvisorError, match="not valid UTF-8 .*column 'b'.*--encoding"):
+        load_table(path)
+
+
+def test_datetimes_and_missing_cells(write):
+    frame = load_table(write("d.csv", "when,x,s\n2024-01-05,1,\n2024-02-06,,b\n2024-03-07,3,c\n"))
+    assert frame["when"].dtype.kind == "M"
+    assert frame["x"].isna().tolist() == [False, True, False]
+    assert frame["s"].isna().tolist() == [True, False, False]
+
+
+def test_large_file_with_quoted_newlines_everywhere(tmp_path):
+    """Quoted newlines across pyarrow's block boundaries must not split rows."""
+    rng = np.random.default_rng(0)
+    n = 200_000
+    frame = pd.DataFrame({"a": np.arange(n), "note": np.where(rng.random(n) < 0.3, "x\ny, z", "w"),
+                          "y": rng.integers(0, 2, n)})
+    path = tmp_path / "big.csv"
+    frame.to_csv(path, index=False)
+    loaded = load_table(path)
+    assert len(loaded) == n
+    assert (loaded["note"].to_numpy() == frame["note"].to_numpy()).all()
+
+
+@pytest.mark.parametrize("text, suffix, expected", [
+    ("a,b\n1,2\n", "", ","),
+    ("a;b\n1,5;2,5\n3,1;4,0\n", "", ";"),  # decimal commas inside a semicolon file
+    ("a\tb\n1\t2\n", ".tsv", "\t"),
+    ("a|b|c\n1|2|3\n", "", "|"),
+    ("single\n1\n2\n", "", ","),
+])
+def test_sniff_delimiter(text, suffix, expected):
+    assert sniff_delimiter(text, suffix) == expected
