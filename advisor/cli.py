@@ -6,9 +6,13 @@ one ``Error: …`` line on stderr, with a traceback only under ``--debug``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
+
+# TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notices) is noise on a terminal.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from advisor import __version__
 from advisor.errors import AdvisorError
@@ -99,3 +103,127 @@ def profile_command(path, target, task, encoding, seed, fmt):
         from advisor.textout import format_profile
 
         click.echo(format_profile(prof))
+
+
+@main.command("recommend")
+@click.argument("path", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--target", "-t", help="Target column; several as a,b,c (multilabel).")
+@click.option("--task", type=TASK_CHOICE, default="auto", show_default=True,
+              help="Override the inferred task.")
+@click.option("--domain", default="generic", show_default=True,
+              help="Problem domain: generic, medical, fraud, finance, insurance, forecasting, "
+                   "marketing, manufacturing (or one a rules file declares).")
+@click.option("--metric", help="Score trials on this metric instead of the one chosen for the "
+              "task and domain (e.g. average_precision, macro_f1, mae, poisson_deviance).")
+@click.option("--model", type=click.Choice(["mlp", "linear", "cnn", "rnn", "transformer"]),
+              default="mlp", show_default=True, help="The architecture you will train.")
+@click.option("--output", type=click.Choice(["logits", "probabilities"]), default=None,
+              help="What your final layer emits (default: whatever is stable for each loss).")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, help="Seconds of validation trials (wall time).")
+@click.option("--no-validate", is_flag=True, help="Rules only: no Keras trials, no TensorFlow.")
+@click.option("--candidates", type=click.IntRange(min=1), default=4, show_default=True,
+              help="How many top candidates to trial.")
+@click.option("--fn-cost", type=float, help="Cost of a missed positive (binary).")
+@click.option("--fp-cost", type=float, help="Cost of a false alarm (binary).")
+@click.option("--under-cost", type=float, help="Cost of predicting too low (regression).")
+@click.option("--over-cost", type=float, help="Cost of predicting too high (regression).")
+@click.option("--calibration/--no-calibration", default=None,
+              help="Whether predicted probabilities must stay calibrated (default: by domain).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for folds and trials.")
+@click.option("--rules", "rules", multiple=True, type=click.Path(path_type=str),
+              help="A rules file to add to the defaults (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="What to print on stdout.")
+@click.option("--report", type=click.Path(path_type=str),
+              help="Also write a report: FILE.html, FILE.md or FILE.json.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Trials in parallel (worker processes).")
+@click.option("--encoding", help="Text encoding of the file (default UTF-8).")
+@click.option("--no-cache", is_flag=True, help="Do not reuse or store finished trials.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def recommend_command(path, target, task, domain, metric, model, output, budget, no_validate,
+                      candidates, fn_cost, fp_cost, under_cost, over_cost, calibration, seed,
+                      rules, fmt, report, jobs, encoding, no_cache, quiet):
+    """Recommend a Keras loss for a table: profile, rules over four criteria, trials.
+
+    \b
+    Example:
+      advisor recommend sample_data/diagnosis.csv --target diagnosis --domain medical
+    """
+    from advisor.recommend import recommend
+
+    if report:
+        from advisor.report import check_report_path
+
+        check_report_path(report)  # fail before any trial runs
+    rec = recommend(
+        path, target, task=None if task == "auto" else task, domain=domain, metric=metric,
+        model=model, output=output, budget=budget, validate=not no_validate,
+        candidates=candidates, seed=seed, rules=list(rules), jobs=jobs, fn_cost=fn_cost,
+        fp_cost=fp_cost, under_cost=under_cost, over_cost=over_cost, calibration=calibration,
+        encoding=encoding, cache=not no_cache, progress=not quiet,
+        command=_command_line(),
+    )
+    if report:
+        rec.save_report(report)
+    if fmt == "json":
+        click.echo(rec.to_json())
+    elif fmt == "markdown":
+        from advisor.report import render
+
+        click.echo(render(rec, "md"))
+    else:
+        from advisor.textout import format_recommendation
+
+        click.echo(format_recommendation(rec))
+
+
+def _command_line() -> str:
+    import shlex
+
+    return "advisor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+@main.group("rules")
+def rules_group():
+    """List or check rules files."""
+
+
+@rules_group.command("list")
+@click.option("--rules", "rules", multiple=True, type=click.Path(path_type=str),
+              help="A rules file to add to the defaults (repeatable).")
+def rules_list(rules):
+    """List every rule: id, criterion, what it suggests or excludes, and when it fires.
+
+    \b
+    Example:
+      advisor rules list --rules my_rules.yaml
+    """
+    from advisor.rules import RuleBook
+
+    book = RuleBook.load(list(rules))
+    for rule in book.rules:
+        acts = [f"{s.loss}×{s.weight:g}" for s in rule.suggest] + [f"not {x}" for x in rule.exclude]
+        click.echo(f"{rule.id}  [{rule.criterion}]  {', '.join(acts)}")
+        click.echo(f"    when {' and '.join(c.text() for c in rule.when)}  ({rule.source})")
+    click.echo(f"{len(book.rules)} rules from {len(book.files)} files")
+
+
+@rules_group.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+def rules_check(files):
+    """Validate rules files against the facts and the loss catalogue, and run their examples.
+
+    \b
+    Example:
+      advisor rules check my_rules.yaml
+    """
+    from advisor.rules import RuleBook, RulesError
+
+    book = RuleBook.load(list(files))
+    own = [r for r in book.rules if r.source in files]
+    problems = [p for p in book.check_examples() if p.split(":")[0] in files]
+    if problems:
+        raise RulesError(problems[0])
+    click.echo(f"ok: {len(own)} rules in {len(files)} file(s); every example behaves")

@@ -98,3 +98,52 @@ def _value_lines(p: DatasetProfile) -> list[str]:
         f"[{number(p.target_outlier_low)}, {number(p.target_outlier_high)}] (modified z-score > 3.5)",
     ]
     return lines
+
+
+def format_recommendation(rec) -> str:
+    """The answer first, then why, the candidates, the trials, and warnings."""
+    r = rec.recommendation
+    v = rec.validation
+    lines = [f"Recommended loss: {r.title}  [{r.id}]"]
+    lines.append(f"  {r.verdict}")
+    lines.append("")
+    lines += ["  " + line for line in r.code.splitlines()]
+    lines.append("")
+    for note in r.notes:
+        lines.append(f"  Note: {note}")
+    lines.append(f"Metric: {v.metric_title} — {v.metric_reason}")
+    lines.append("Why (rules that proposed it):")
+    for firing in r.rules:
+        lines.append(f"  - [{firing.criterion}] {firing.because}")
+        lines.append("      " + "; ".join(e.text() for e in firing.evidence) + f"  ({firing.rule})")
+    lines.append("Candidates:")
+    results = {c.id: c for c in v.candidates}
+    for i, c in enumerate(rec.candidates, 1):
+        line = f"  {i}. {c.id:32s} score {number(c.score)}"
+        res = results.get(c.id)
+        if res is not None and res.mean is not None:
+            interval = (f" [{number(res.ci_low, 4)}, {number(res.ci_high, 4)}]"
+                        if res.ci_low is not None else "")
+            line += f"  {v.metric}: {number(res.mean, 4)}{interval} ({res.n_trials} trials, {res.status})"
+        elif res is not None:
+            line += f"  ({res.status}{': ' + res.error if res.error else ''}"
+            line += f", epoch {res.diverged_epoch})" if res.diverged_epoch else ")"
+        lines.append(line)
+        lines.append(f"       rules: {', '.join(f.rule for f in c.rules)}")
+    if rec.excluded:
+        lines.append("Excluded:")
+        for e in rec.excluded:
+            lines.append(f"  - {e.loss}: {e.reason}" + (f" ({e.rule})" if e.rule else ""))
+    if v.plan is not None:
+        p = v.plan
+        lines.append(f"Trials: {p.folds} folds × {p.seeds} seed(s), up to {p.max_epochs} epochs, "
+                     f"{p.rows:,} of {p.rows_total:,} rows, {v.seconds:.1f} s of a "
+                     f"{v.budget_seconds:g} s budget")
+        for cut in p.cuts:
+            lines.append(f"  cut: {cut}")
+        if v.left_out_features:
+            lines.append(f"  left out: {', '.join(v.left_out_features)}")
+    if rec.warnings:
+        lines.append("Warnings:")
+        lines += [f"  - {w}" for w in rec.warnings]
+    return "\n".join(lines)

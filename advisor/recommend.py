@@ -1,0 +1,223 @@
+"""The whole pipeline: ``recommend(data, target, ...) -> Recommendation``.
+
+load → profile → criteria → rules → (validation) → the answer: a ready-to-use Keras loss with
+its ``fit()`` arguments, the output layer it expects, paste-ready code, and the evidence. The
+``Recommendation`` round-trips through JSON (the ``--format json`` document), so reports can be
+re-rendered from a saved result without re-running anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from advisor import __version__
+from advisor.catalog import build_loss
+from advisor.criteria import Criteria, criteria_for
+from advisor.errors import AdvisorError, UsageError
+from advisor.keras_semantics import assumed_semantics, version_is_covered
+from advisor.loading import SourceFormat, load_table
+from advisor.profiler import DatasetProfile, profile_frame
+from advisor.records import Record
+from advisor.rules import Candidate, Exclusion, RuleBook
+from advisor.validator import Validation, skipped_validation
+
+
+# The loss a practitioner would use without advice: the reference every trial set includes.
+DEFAULT_LOSSES = ("crossentropy", "mse")
+
+
+@dataclass(frozen=True)
+class InputInfo(Record):
+    path: str | None
+    target: str
+    rows: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Choice(Candidate):
+    """The recommended candidate, with the verdict that chose it."""
+
+    verdict: str = ""
+
+
+@dataclass(frozen=True)
+class Recommendation(Record):
+    advisor_version: str
+    input: InputInfo
+    profile: DatasetProfile
+    criteria: Criteria
+    candidates: tuple[Candidate, ...]
+    excluded: tuple[Exclusion, ...]
+    validation: Validation
+    recommendation: Choice
+    warnings: tuple[str, ...]
+    reproducibility: dict[str, Any]
+
+    @property
+    def output_activation(self) -> str:
+        return self.recommendation.output_activation
+
+    @property
+    def fit_kwargs(self) -> dict[str, Any]:
+        return self.recommendation.fit_kwargs
+
+    @property
+    def code(self) -> str:
+        return self.recommendation.code
+
+    @cached_property
+    def loss(self):
+        """The recommended ``keras.losses.Loss`` instance (imports Keras)."""
+        return build_loss(self.recommendation)
+
+    def save_report(self, path: str | os.PathLike) -> Path:
+        from advisor.report import write_report
+
+        return write_report(self, path)
+
+
+def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, task: str | None = None,
+              domain: str = "generic", metric: str | None = None, model: str = "mlp",
+              output: str | None = None, budget: float = 60.0, validate: bool = True,
+              candidates: int = 4, seed: int = 0, rules: list | tuple = (), jobs: int = 1,
+              fn_cost: float | None = None, fp_cost: float | None = None,
+              under_cost: float | None = None, over_cost: float | None = None,
+              calibration: bool | None = None, memory_mb: float | None = None,
+              encoding: str | None = None, cache: bool | str | os.PathLike = True,
+              model_fn: Callable | None = None, progress: bool = False,
+              command: str | None = None) -> Recommendation:
+    """Profile, match rules over the four criteria, validate the top candidates, recommend.
+
+    ``data`` is a path or a DataFrame holding the target column, or a feature matrix with the
+    target given as ``y`` (``advisor.recommend(X, y)``). ``model_fn(n_features, head)`` builds
+    the user's own Keras model for the trials (see :mod:`advisor.validator`).
+    """
+    frame, source, fmt, digest = _inputs(data, target, y, encoding)
+    if y is not None:
+        target = "target"
+    prof = profile_frame(frame, target, task, source=source, source_format=fmt, seed=seed)
+    book = RuleBook.load(rules)
+    crit = criteria_for(prof, model=model, output=output, budget_seconds=budget,
+                        memory_mb=memory_mb, jobs=jobs, domain=domain, fn_cost=fn_cost,
+                        fp_cost=fp_cost, under_cost=under_cost, over_cost=over_cost,
+                        calibration=calibration, metric=metric, known_domains=book.domains)
+    if candidates < 1:
+        raise UsageError(f"--candidates must be at least 1, got {candidates}.")
+    semantics = assumed_semantics()
+    if validate or model_fn is not None:
+        from advisor.keras_semantics import verify_semantics
+
+        semantics = verify_semantics()
+    matching = book.match(prof, crit, semantics)
+    if not matching.candidates:
+        raise AdvisorError(f"No rule suggested a loss for this {prof.task} target; check the "
+                           "rules files passed with --rules.")
+    warnings = list(prof.warnings)
+    if not version_is_covered(semantics.keras_version):
+        warnings.append(f"Keras {semantics.keras_version} is outside the versions whose loss "
+                        "semantics were verified; run with validation to check them.")
+    if prof.task_ambiguous and prof.task_source != "user":
+        warnings.append(f"The task call is ambiguous ({prof.task} or {prof.task_alternative}): "
+                        "the recommendation assumes " + prof.task + "; pass --task to decide.")
+    if validate:
+        from advisor.validator import validate as run_validation
+
+        validation = run_validation(frame, prof, crit, trial_set(matching.candidates, candidates),
+                                    seed=seed, cache=cache, model_fn=model_fn, progress=progress)
+        warnings.extend(validation.warnings)
+    else:
+        validation = skipped_validation(crit)
+    chosen = _choose(matching.candidates, validation)
+    return Recommendation(
+        advisor_version=__version__,
+        input=InputInfo(source if source != "DataFrame" else None, prof.target, prof.n_rows, digest),
+        profile=prof,
+        criteria=crit,
+        candidates=matching.candidates,
+        excluded=matching.excluded,
+        validation=validation,
+        recommendation=chosen,
+        warnings=tuple(dict.fromkeys(warnings)),
+        reproducibility=_reproducibility(seed, book, semantics, command, validate, candidates),
+    )
+
+
+def trial_set(candidates: tuple[Candidate, ...], k: int) -> tuple[Candidate, ...]:
+    """The top ``k`` candidates, the task's default loss always among them as the reference
+    (it takes the last place when the rules ranked it lower)."""
+    top = list(candidates[:k])
+    default = next((c for c in candidates if c.loss in DEFAULT_LOSSES), None)
+    if default is not None and default not in top and k >= 2:
+        top[-1] = default
+    return tuple(top)
+
+
+def _choose(candidates: tuple[Candidate, ...], validation: Validation) -> Choice:
+    by_id = {c.id: c for c in candidates}
+    pick = by_id.get(validation.winner) or candidates[0]
+    verdict = validation.verdict or (
+        f"The rules' pick ({candidates[0].title}), not validated: trials were skipped (--no-validate).")
+    fields = {k: v for k, v in pick.__dict__.items()}
+    why = pick.why if pick.why else ""
+    fields["why"] = f"{verdict} Rules: {why}" if why else verdict
+    return Choice(**fields, verdict=verdict)
+
+
+def _inputs(data, target, y, encoding):
+    if y is not None:
+        if not isinstance(data, (pd.DataFrame,)) and not hasattr(data, "shape"):
+            raise UsageError("With y=..., pass the features as a DataFrame or an array.")
+        frame = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+        frame.columns = [str(c) for c in frame.columns]
+        if "target" in frame.columns:
+            raise UsageError("The features already have a column named 'target'; pass one table "
+                             "with target='column' instead of y=.")
+        values = y.to_numpy() if hasattr(y, "to_numpy") else y
+        if len(values) != len(frame):
+            raise UsageError(f"y has {len(values)} rows but the features have {len(frame)}.")
+        frame["target"] = values
+        return frame, "DataFrame", "pandas DataFrame", _frame_digest(frame)
+    if isinstance(data, pd.DataFrame):
+        return data, "DataFrame", "pandas DataFrame", _frame_digest(data)
+    if isinstance(data, (str, os.PathLike)):
+        frame = load_table(data, encoding=encoding)
+        fmt = SourceFormat(**frame.attrs["source_format"]).describe()
+        with open(data, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        return frame, str(Path(data)), fmt, digest
+    raise UsageError(f"Expected a path or a pandas DataFrame, got {type(data).__name__}.")
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    header = "\x1f".join(map(str, frame.columns)).encode()
+    return hashlib.sha256(header + hashed.tobytes()).hexdigest()
+
+
+def _reproducibility(seed, book: RuleBook, semantics, command, validate, candidates) -> dict:
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for package in ("keras", "tensorflow", "scikit-learn", "pandas", "numpy", "pyarrow"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "seed": seed,
+        "command": command,
+        "validated": validate,
+        "candidates_trialled": candidates if validate else 0,
+        "rules_files": [{"path": path, "sha256": sha} for path, sha in book.files],
+        "versions": versions,
+        "keras_semantics": semantics.to_dict(),
+    }

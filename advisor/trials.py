@@ -1,0 +1,329 @@
+"""One trial: train a Keras model with one candidate loss on one fold with one seed, and score it.
+
+A trial is a pure function of picklable inputs (:class:`TrialJob` and :class:`FoldData`), so the
+same code runs in-process, in joblib's worker processes, or on a Dask cluster through joblib's
+dask backend. Keras is imported inside the worker, after its thread count is set, so parallel
+workers don't oversubscribe the cores.
+
+Finished trials are cached on disk by ``joblib.Memory`` keyed by the fold's data hash, the
+candidate, the fold, the seed and the training settings. A trial cut short by the time budget
+raises :class:`BudgetExceeded` instead of returning, so it is never cached as if complete.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from advisor.catalog import OutputHead
+
+
+class BudgetExceeded(Exception):
+    """The trial could not finish before the validation deadline."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Training settings shared by every trial of a validation run."""
+
+    architecture: str  # mlp | linear
+    max_epochs: int
+    batch_size: int
+    patience: int
+    metric: str
+    metric_context: tuple[tuple[str, Any], ...] = ()
+    hidden_units: tuple[int, ...] = (64, 32)
+    learning_rate: float = 1e-3
+
+
+@dataclass(frozen=True)
+class FoldData:
+    """Preprocessed arrays of one outer fold: train (fit), val (early stopping, thresholds), test."""
+
+    key: str  # hash of the arrays: the cache key's data part
+    fold: int
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    candidate_id: str
+    task: str
+    loss_class: str  # import path of the loss class
+    loss_config: dict[str, Any]
+    class_weight: dict[int, float] | None
+    head: OutputHead
+    target_transform: str
+    from_logits: bool | None
+    fold: int
+    seed: int
+    settings: Settings
+    model_fn_key: str | None = None  # identifies a user's model_fn in the cache key
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    candidate_id: str
+    fold: int
+    seed: int
+    score: float | None
+    epochs: int
+    seconds: float
+    diverged_epoch: int | None = None
+    error: str | None = None
+    cut: bool = False  # stopped by the budget
+    val_loss: tuple[float, ...] = field(default=())
+
+
+def run_trial(job: TrialJob, data: FoldData, deadline: float | None = None,
+              model_fn: Callable | None = None, cache_dir: str | None = None,
+              threads: int = 1) -> TrialResult:
+    """Train and score one trial; errors and budget cuts come back as results, never raise.
+
+    ``threads`` is TensorFlow's intra-op thread count in this worker; with deterministic ops it
+    does not change the result, so it is not part of the cache key.
+    """
+    started = time.time()
+    if deadline is not None and started >= deadline:
+        return TrialResult(job.candidate_id, job.fold, job.seed, None, 0, 0.0, cut=True)
+    try:
+        if cache_dir:
+            import joblib
+
+            memory = joblib.Memory(cache_dir, verbose=0)
+            train = memory.cache(_train_and_score,
+                                 ignore=["data", "deadline", "model_fn", "threads"])
+            return train(job, data.key, data, deadline, model_fn, threads)
+        return _train_and_score(job, data.key, data, deadline, model_fn, threads)
+    except BudgetExceeded:
+        return TrialResult(job.candidate_id, job.fold, job.seed, None, 0, time.time() - started,
+                           cut=True)
+    except Exception as exc:  # a candidate that raises is reported; the others go on
+        message = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return TrialResult(job.candidate_id, job.fold, job.seed, None, 0, time.time() - started,
+                           error=message)
+
+
+def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: float | None,
+                     model_fn: Callable | None, threads: int) -> TrialResult:
+    keras = import_keras(threads)
+    started = time.time()
+    keras.utils.set_random_seed(job.seed)
+    model = build_model(keras, data.n_features, job.head, job.settings, model_fn)
+    loss = _loss_instance(job)
+    model.compile(optimizer=keras.optimizers.Adam(job.settings.learning_rate), loss=loss)
+    train, val = datasets(data, job)
+    watch = _Watch(keras, deadline)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=job.settings.patience,
+                                         restore_best_weights=True)
+    history = model.fit(train, validation_data=val, epochs=job.settings.max_epochs,
+                        class_weight=job.class_weight, callbacks=[watch, stop], verbose=0,
+                        shuffle=False)  # the dataset shuffles itself, seeded
+    val_loss = tuple(float(v) for v in history.history.get("val_loss", []))
+    train_loss = history.history.get("loss", [])
+    epochs = len(train_loss)
+    bad = [i for i, v in enumerate(train_loss) if not math.isfinite(v)]
+    if watch.diverged_epoch is not None or bad:
+        epoch = watch.diverged_epoch if watch.diverged_epoch is not None else bad[0] + 1
+        return TrialResult(job.candidate_id, job.fold, job.seed, None, epochs,
+                           time.time() - started, diverged_epoch=epoch, val_loss=val_loss)
+    val_scores = predict_scores(model, data.x_val, job)
+    test_scores = predict_scores(model, data.x_test, job)
+    if not (np.all(np.isfinite(val_scores)) and np.all(np.isfinite(test_scores))):
+        return TrialResult(job.candidate_id, job.fold, job.seed, None, epochs,
+                           time.time() - started, diverged_epoch=epochs, val_loss=val_loss)
+    from advisor.scoring import score_predictions
+
+    score = score_predictions(job.settings.metric, job.task, data.y_val, val_scores, data.y_test,
+                              test_scores, dict(job.settings.metric_context))
+    return TrialResult(job.candidate_id, job.fold, job.seed, float(score), epochs,
+                       time.time() - started, val_loss=val_loss)
+
+
+def datasets(data: FoldData, job: TrialJob, rows: int | None = None):
+    """Training and validation pipelines built once per trial.
+
+    Feeding NumPy arrays to ``fit`` rebuilds an input pipeline every epoch; on small tables that
+    fixed cost is a third of the epoch. The shuffle is seeded, so trials stay reproducible.
+    """
+    import tensorflow as tf
+
+    x = data.x_train if rows is None else data.x_train[:rows]
+    y = encode_target(data.y_train, job)
+    y = y if rows is None else y[:rows]
+    train = (tf.data.Dataset.from_tensor_slices((x, y))
+             .shuffle(len(x), seed=job.seed, reshuffle_each_iteration=True)
+             .batch(job.settings.batch_size).prefetch(2))
+    val = tf.data.Dataset.from_tensor_slices(
+        (data.x_val, encode_target(data.y_val, job))).batch(PREDICT_BATCH)
+    return train, val
+
+
+PREDICT_BATCH = 8192
+
+
+def import_keras(threads: int):
+    """Keras with TensorFlow limited to ``threads`` intra-op threads, deterministic ops."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # already initialised in this process: the first setting stands
+    tf.config.experimental.enable_op_determinism()
+    import keras
+
+    import advisor.keras_losses  # noqa: F401  registers our losses for deserialisation
+
+    return keras
+
+
+def output_layer(keras, head: OutputHead) -> Callable:
+    """``outputs = output(hidden)``: the head a candidate's loss expects (bias, rescaling)."""
+
+    def apply(hidden):
+        layer = keras.layers.Dense(head.units, activation=head.activation, name="advisor_head")
+        out = layer(hidden)
+        if head.bias is not None:
+            layer.bias.assign(np.asarray(head.bias, dtype="float32"))
+        if head.rescale_scale is not None:
+            out = keras.layers.Rescaling(head.rescale_scale, head.rescale_offset)(out)
+        return out
+
+    return apply
+
+
+def build_model(keras, n_features: int, head: OutputHead, settings: Settings,
+                model_fn: Callable | None = None):
+    if model_fn is not None:
+        model = model_fn(n_features, output_layer(keras, head))
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"model_fn must return a keras.Model, got {type(model).__name__}")
+        return model
+    inputs = keras.Input((n_features,))
+    hidden = inputs
+    if settings.architecture != "linear":
+        for units in settings.hidden_units:
+            hidden = keras.layers.Dense(units, activation="relu")(hidden)
+    return keras.Model(inputs, output_layer(keras, head)(hidden))
+
+
+def _loss_instance(job: TrialJob):
+    from importlib import import_module
+
+    module, name = job.loss_class.rsplit(".", 1)
+    return getattr(import_module(module), name)(**job.loss_config)
+
+
+def encode_target(y: np.ndarray, job: TrialJob) -> np.ndarray:
+    """The target in the form the candidate's loss expects."""
+    if job.target_transform == "one_hot":
+        return np.eye(job.head.units, dtype="float32")[y.astype(int)]
+    if job.target_transform == "label_index":
+        return y.astype("int32")
+    if job.task in ("binary", "regression", "count"):
+        return y.astype("float32").reshape(-1, 1)
+    return y.astype("float32")
+
+
+def predict_scores(model, x: np.ndarray, job: TrialJob) -> np.ndarray:
+    """Predictions on the scale the metrics read: probabilities, margins, or target values."""
+    # Calling the model directly skips predict()'s pipeline set-up, which dominates on small folds.
+    raw = np.concatenate([np.asarray(model(x[i:i + PREDICT_BATCH], training=False))
+                          for i in range(0, len(x), PREDICT_BATCH)]).astype("float64")
+    task = job.task
+    if task in ("regression", "count"):
+        out = raw.reshape(-1)
+        return np.exp(np.clip(out, -50, 50)) if job.loss_class.endswith("TweedieLoss") else out
+    margins = job.loss_class.endswith("Hinge")
+    if task == "multiclass":
+        if job.head.activation == "linear" and not margins:
+            raw = raw - raw.max(axis=1, keepdims=True)
+            raw = np.exp(raw)
+            raw /= raw.sum(axis=1, keepdims=True)
+        return raw
+    if job.head.activation == "linear" and not margins:
+        raw = 1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))
+    return raw.reshape(-1) if task == "binary" else raw
+
+
+class _Watch:
+    """Keras callback (duck-typed to avoid importing Keras at module import): stops at the
+    deadline by raising, and records the first epoch whose loss is NaN or infinite."""
+
+    def __new__(cls, keras, deadline):
+        class Watch(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.diverged_epoch = None
+                self.epoch = 0
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch = epoch
+
+            def on_train_batch_end(self, batch, logs=None):
+                if deadline is not None and batch % 8 == 0 and time.time() > deadline:
+                    raise BudgetExceeded()
+                loss = (logs or {}).get("loss")
+                if loss is not None and not math.isfinite(float(loss)):
+                    self.diverged_epoch = self.epoch + 1
+                    self.model.stop_training = True
+
+        return Watch()
+
+
+@dataclass(frozen=True)
+class Timing:
+    """What one pilot measured: fixed cost per trial, and per epoch ``a + b · steps``."""
+
+    trial_seconds: float
+    epoch_seconds: float
+    step_seconds: float
+    batch_size: int
+
+
+def time_training(job: TrialJob, data: FoldData, threads: int) -> Timing:
+    """Pilot: build, compile and train the candidate for a few epochs on the full fold and on a
+    quarter of it, so epoch time can be split into a fixed part and a per-step part."""
+    keras = import_keras(threads)
+    started = time.perf_counter()
+    keras.utils.set_random_seed(job.seed)
+    model = build_model(keras, data.n_features, job.head, job.settings)
+    model.compile(optimizer=keras.optimizers.Adam(job.settings.learning_rate),
+                  loss=_loss_instance(job))
+    batch = job.settings.batch_size
+    train, val = datasets(data, job)
+    fit = dict(validation_data=val, verbose=0, class_weight=job.class_weight, shuffle=False)
+    model.fit(train, epochs=1, **fit)  # traces the train and test functions
+    predict_scores(model, data.x_val, job)
+    predict_scores(model, data.x_test, job)
+    first = time.perf_counter() - started
+    timings = []
+    for rows in (len(data.x_train), max(batch, len(data.x_train) // 4)):
+        part, _ = datasets(data, job, rows)
+        tick = time.perf_counter()
+        model.fit(part, epochs=2, **fit)
+        timings.append(((time.perf_counter() - tick) / 2, math.ceil(rows / batch)))
+    (full, steps_full), (part, steps_part) = timings
+    step = max((full - part) / max(steps_full - steps_part, 1), 0.0)
+    epoch_fixed = max(full - step * steps_full, 0.0)
+    trial_fixed = max(first - full, 0.0)
+    return Timing(trial_fixed, epoch_fixed, step, batch)
