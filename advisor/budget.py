@@ -2,10 +2,12 @@
 
 A pilot measures the fixed cost of a trial and the cost of an epoch (``a + b · steps``). The
 first round — every candidate on every fold with one seed — must fit in what is left, assuming
-each trial runs to its epoch cap (early stopping usually ends it sooner). Cuts are made in the
-order that costs the comparison least: the epoch cap first, then a stratified row sample, then
-folds, then the lowest-ranked candidates, each recorded for the report. Further seeds are added
-round by round while the measured round time still fits.
+each trial runs to 70% of its epoch cap (early stopping usually ends it sooner; a trial that
+would overrun the deadline is stopped and left out). Cuts are made in the order that costs the
+comparison least: the epoch cap down to 40, then folds down to 3, then a stratified row sample,
+then the cap down to 25, then the lowest-ranked candidates (the rules' pick and the default loss
+stay), each recorded for the report. Further seeds are added round by round while the measured
+round time still fits.
 """
 
 from __future__ import annotations
@@ -55,9 +57,13 @@ def trial_seconds(timing: Timing, train_rows: int, epochs: float) -> float:
 
 
 def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], timing: Timing,
-                seconds_left: float, jobs: int, min_candidates: int = 2,
+                seconds_left: float, jobs: int, keep: tuple[str, ...] = (),
                 folds_possible: int = MAX_FOLDS) -> Plan:
-    """The largest first round that fits in ``FIRST_ROUND_SHARE`` of ``seconds_left``."""
+    """The largest first round that fits in ``FIRST_ROUND_SHARE`` of ``seconds_left``.
+
+    ``keep``: candidates never cut for time (the rules' pick and the default loss).
+    """
+    min_candidates = max(len(set(keep) & set(candidate_ids)), 1)
     available = seconds_left * FIRST_ROUND_SHARE - (WORKER_START_SECONDS if jobs > 1 else 0.0)
     folds = min(MAX_FOLDS, folds_possible)
     epochs, rows, k = EPOCH_CAPS[0], rows_total, len(candidate_ids)
@@ -69,22 +75,32 @@ def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], timing: Timing,
         return waves * trial_seconds(timing, int(train_rows), epochs * EXPECTED_EPOCH_SHARE)
 
     cuts = []
-    for cap in EPOCH_CAPS[1:]:
-        if cost(folds, epochs, rows, k) <= available:
+
+    def fits() -> bool:
+        return cost(folds, epochs, rows, k) <= available
+
+    # Cheapest losses of evidence first: a lower epoch cap (early stopping usually ends trials
+    # sooner anyway), then folds, then rows, then candidates, then a short epoch cap.
+    for cap in EPOCH_CAPS[1:3]:
+        if fits():
             break
         epochs = cap
-    if cost(folds, epochs, rows, k) > available and rows > floor_rows:
+    while not fits() and folds > min(MIN_FOLDS, folds_possible):
+        folds -= 1
+    if not fits() and rows > floor_rows:
         # Epoch cost is linear in rows (through steps): solve for the rows that fit.
         fixed = cost(folds, epochs, 0, k)
         per_row = (cost(folds, epochs, rows, k) - fixed) / rows
         fitting = int((available - fixed) / per_row) if per_row > 0 else rows
         rows = max(floor_rows, min(rows, fitting))
-    while cost(folds, epochs, rows, k) > available and folds > min(MIN_FOLDS, folds_possible):
-        folds -= 1
-    while cost(folds, epochs, rows, k) > available and k > min_candidates:
+    for cap in EPOCH_CAPS[3:]:
+        if fits():
+            break
+        epochs = cap
+    while not fits() and k > min_candidates:
         k -= 1
     for cap in LOW_EPOCH_CAPS:
-        if cost(folds, epochs, rows, k) <= available:
+        if fits():
             break
         epochs = cap
     if epochs != EPOCH_CAPS[0]:
@@ -93,14 +109,18 @@ def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], timing: Timing,
         cuts.append(f"rows {rows_total:,} → {rows:,} (stratified sample)")
     if folds < min(MAX_FOLDS, folds_possible):
         cuts.append(f"folds {min(MAX_FOLDS, folds_possible)} → {folds}")
-    if k < len(candidate_ids):
-        dropped = ", ".join(candidate_ids[k:])
-        cuts.append(f"candidates {len(candidate_ids)} → {k} (not trialled: {dropped})")
+    kept = list(candidate_ids)
+    for cid in reversed(candidate_ids):  # the lowest-ranked go first
+        if len(kept) > k and cid not in keep:
+            kept.remove(cid)
+    if len(kept) < len(candidate_ids):
+        dropped = ", ".join(c for c in candidate_ids if c not in kept)
+        cuts.append(f"candidates {len(candidate_ids)} → {len(kept)} (not trialled: {dropped})")
     train_rows = int(rows * (folds - 1) / folds * 0.85)
     return Plan(
         folds=folds, seeds=MAX_SEEDS, max_epochs=epochs, patience=PATIENCE,
         batch_size=timing.batch_size, rows=rows, rows_total=rows_total,
-        candidates=tuple(candidate_ids[:k]),
+        candidates=tuple(kept),
         trial_seconds_estimate=trial_seconds(timing, train_rows, epochs * EXPECTED_EPOCH_SHARE),
         cuts=tuple(cuts),
     )

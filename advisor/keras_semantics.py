@@ -63,12 +63,11 @@ def version_is_covered(version: str) -> bool:
 @lru_cache(maxsize=1)
 def verify_semantics() -> KerasSemantics:
     """Measure the installed Keras (imports it): each fact from a two-row computation."""
-    import os
-
     import numpy as np
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
+    from advisor.kerasenv import import_keras
+
+    keras = import_keras()
 
     def value(loss, y, p):
         return float(loss(np.array(y, dtype="float32"), np.array(p, dtype="float32")))

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from advisor.catalog import OutputHead
+from advisor.kerasenv import import_keras
 
 
 class BudgetExceeded(Exception):
@@ -131,7 +132,7 @@ def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: flo
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=job.settings.patience,
                                          restore_best_weights=True)
     history = model.fit(train, validation_data=val, epochs=job.settings.max_epochs,
-                        class_weight=job.class_weight, callbacks=[watch, stop], verbose=0,
+                        callbacks=[watch, stop], verbose=0,
                         shuffle=False)  # the dataset shuffles itself, seeded
     val_loss = tuple(float(v) for v in history.history.get("val_loss", []))
     train_loss = history.history.get("loss", [])
@@ -159,41 +160,28 @@ def datasets(data: FoldData, job: TrialJob, rows: int | None = None):
 
     Feeding NumPy arrays to ``fit`` rebuilds an input pipeline every epoch; on small tables that
     fixed cost is a third of the epoch. The shuffle is seeded, so trials stay reproducible.
+    Class weights become per-row sample weights on both splits, so the validation loss that
+    early stopping watches is the same weighted objective the model trains on.
     """
     import tensorflow as tf
 
-    x = data.x_train if rows is None else data.x_train[:rows]
-    y = encode_target(data.y_train, job)
-    y = y if rows is None else y[:rows]
-    train = (tf.data.Dataset.from_tensor_slices((x, y))
-             .shuffle(len(x), seed=job.seed, reshuffle_each_iteration=True)
+    rows = len(data.x_train) if rows is None else rows
+    train = _arrays(data.x_train[:rows], data.y_train[:rows], job)
+    train = (tf.data.Dataset.from_tensor_slices(train)
+             .shuffle(rows, seed=job.seed, reshuffle_each_iteration=True)
              .batch(job.settings.batch_size).prefetch(2))
-    val = tf.data.Dataset.from_tensor_slices(
-        (data.x_val, encode_target(data.y_val, job))).batch(PREDICT_BATCH)
+    val = tf.data.Dataset.from_tensor_slices(_arrays(data.x_val, data.y_val, job)).batch(PREDICT_BATCH)
     return train, val
 
 
+def _arrays(x: np.ndarray, y: np.ndarray, job: TrialJob) -> tuple:
+    if not job.class_weight:
+        return x, encode_target(y, job)
+    weights = np.array([job.class_weight[int(label)] for label in y], dtype="float32")
+    return x, encode_target(y, job), weights
+
+
 PREDICT_BATCH = 8192
-
-
-def import_keras(threads: int):
-    """Keras with TensorFlow limited to ``threads`` intra-op threads, deterministic ops."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # already initialised in this process: the first setting stands
-    tf.config.experimental.enable_op_determinism()
-    import keras
-
-    import advisor.keras_losses  # noqa: F401  registers our losses for deserialisation
-
-    return keras
 
 
 def output_layer(keras, head: OutputHead) -> Callable:
@@ -311,7 +299,7 @@ def time_training(job: TrialJob, data: FoldData, threads: int) -> Timing:
                   loss=_loss_instance(job))
     batch = job.settings.batch_size
     train, val = datasets(data, job)
-    fit = dict(validation_data=val, verbose=0, class_weight=job.class_weight, shuffle=False)
+    fit = dict(validation_data=val, verbose=0, shuffle=False)
     model.fit(train, epochs=1, **fit)  # traces the train and test functions
     predict_scores(model, data.x_val, job)
     predict_scores(model, data.x_test, job)

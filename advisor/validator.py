@@ -46,7 +46,9 @@ class CandidateResult(Record):
     id: str
     loss: str
     title: str
-    status: str  # pick | best | tied | better | worse | dropped | diverged | failed | not trialled
+    # recommended | pick (the rules' pick, when not recommended) | better | tied | worse (than the
+    # pick, beyond noise or not) | dropped (hopeless after round 1) | diverged | failed | not trialled
+    status: str
     mean: float | None
     ci_low: float | None
     ci_high: float | None
@@ -139,8 +141,9 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     model_key = _model_fn_key(model_fn)
     pilot = _job(candidates[0], profile, 0, seed, settings, model_key)
     timing = time_training(pilot, first, threads)
+    keep = (candidates[0].id,) + tuple(c.id for c in candidates if c.complexity == 0)
     plan = plan_trials(prepared.n_rows, tuple(c.id for c in candidates), timing,
-                       deadline - time.time(), jobs, folds_possible=len(splits))
+                       deadline - time.time(), jobs, keep=keep, folds_possible=len(splits))
     plan = plan.replace(cuts=tuple(cuts) + plan.cuts, rows_total=profile.n_rows)
     resample = plan.rows < prepared.n_rows
     if resample:
@@ -287,7 +290,7 @@ def _verdict(candidates, plan: Plan, results, dropped, metric, n_folds) -> dict[
         return min(ids, key=lambda c: (simple[c], rank[c]))
 
     def fmt(x):
-        return f"{x:.4g}"
+        return f"{x:+.3g}" if x is not None else "n/a"
 
     name = metric.title
     pick_usable = pick in usable
@@ -312,8 +315,9 @@ def _verdict(candidates, plan: Plan, results, dropped, metric, n_folds) -> dict[
             winner = simplest(tied)
             d = diff(winner, pick)
             status = "overturned"
-            text = (f"Overturned: {winner} beats the rules' pick {pick} on {name} by {fmt(d.mean)} "
-                    f"(95% interval {fmt(d.low)} to {fmt(d.high)}, {d.n} paired trials)"
+            text = (f"Overturned: {winner} beats the rules' pick {pick} on {name} by "
+                    f"{abs(d.mean):.3g} (95% interval {abs(d.low):.3g} to {abs(d.high):.3g}, "
+                    f"{d.n} paired trials)"
                     + (f"; {', '.join(c for c in tied if c != winner)} tied with it — keeping "
                        "the simpler loss." if len(tied) > 1 else "."))
         else:
@@ -325,8 +329,8 @@ def _verdict(candidates, plan: Plan, results, dropped, metric, n_folds) -> dict[
             if winner != pick:
                 d = diff(winner, pick)
                 text = (f"Tied — keep the simpler loss: {winner} is within noise of the rules' pick "
-                        f"{pick} on {name} (difference {fmt(d.mean)}, 95% interval {fmt(d.low)} to "
-                        f"{fmt(d.high)}, {d.n} paired trials).")
+                        f"{pick} on {name} (its advantage {fmt(d.mean)}, 95% interval {fmt(d.low)} "
+                        f"to {fmt(d.high)}, {d.n} paired trials).")
             elif others:
                 text = (f"Confirmed: no candidate beats the rules' pick {pick} on {name} beyond "
                         f"noise over {n} paired trials; tied with {', '.join(others)} (ties go to "
@@ -350,7 +354,7 @@ def _verdict(candidates, plan: Plan, results, dropped, metric, n_folds) -> dict[
         elif c.id in dropped:
             state = "dropped"
         elif c.id == winner:
-            state = "best" if c.id != pick else "pick"
+            state = "recommended"
         elif c.id == pick:
             state = "pick"
         elif d is not None and better_beyond_noise(d):
