@@ -1,13 +1,13 @@
 """Spending a time budget on trials: how many folds, seeds, epochs and rows fit.
 
-A pilot measures the fixed cost of a trial and the cost of an epoch (``a + b · steps``). The
-first round — every candidate on every fold with one seed — must fit in what is left, assuming
-each trial runs to 70% of its epoch cap (early stopping usually ends it sooner; a trial that
-would overrun the deadline is stopped and left out). Cuts are made in the order that costs the
-comparison least: the epoch cap down to 40, then folds down to 3, then a stratified row sample,
-then the cap down to 25, then the lowest-ranked candidates (the rules' pick and the default loss
-stay), each recorded for the report. Further seeds are added round by round while the measured
-round time still fits.
+A pilot measures the fixed cost of a trial and the cost of an epoch (``a + b · steps``). A round —
+every candidate on every fold with one seed — must fit in what is left, assuming each trial runs
+to 70% of its epoch cap (early stopping usually ends it sooner; a trial that would overrun the
+deadline is stopped and left out). Cuts are made in the order that costs the comparison least:
+seeds (3 → 1), the epoch cap down to 40, folds down to 3, a stratified row sample from a fixed
+ladder, the cap down to 25, then the lowest-ranked candidates (the rules' pick and the default
+loss stay), each recorded for the report. Times are snapped to a coarse grid and choices come
+from ladders, so the same run on the same machine makes the same plan.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ MAX_FOLDS, MIN_FOLDS = 5, 3
 MAX_SEEDS = 3
 EPOCH_CAPS = (100, 60, 40, 25)
 LOW_EPOCH_CAPS = (15, 10)
-MIN_ROWS = 1000
+# Row samples come from this ladder (a discrete choice keeps plans stable across runs).
+ROW_LADDER = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 PATIENCE = 10
-FIRST_ROUND_SHARE = 0.8  # of the remaining budget; the rest is for more seeds and slack
+STARTUP_SECONDS = 4.0  # importing TensorFlow
+USABLE_SHARE = 0.85  # of the time left after the pilot; the rest is slack for scoring and noise
 # Early stopping (patience 10) ends most trials well before the cap; plan on this share of it.
 # A trial that would overrun the deadline is stopped and left out, never the whole run.
 EXPECTED_EPOCH_SHARE = 0.7
-WORKER_START_SECONDS = 5.0  # importing TensorFlow in each new worker process
+WORKER_START_SECONDS = 6.0  # importing TensorFlow in each new worker process
 
 
 @dataclass(frozen=True)
@@ -56,25 +58,45 @@ def trial_seconds(timing: Timing, train_rows: int, epochs: float) -> float:
     return timing.trial_seconds + epochs * (timing.epoch_seconds + steps * timing.step_seconds)
 
 
+def snapped(timing: Timing) -> Timing:
+    """The pilot's times rounded to a √2 grid, so run-to-run timing noise rarely changes the
+    plan — same input, options and seed give the same trials unless the machine's speed moves
+    by more than a grid step."""
+
+    def snap(x: float) -> float:
+        return 0.0 if x <= 0 else 2 ** (round(2 * math.log2(x)) / 2)
+
+    return Timing(snap(timing.trial_seconds), snap(timing.epoch_seconds),
+                  snap(timing.step_seconds), timing.batch_size)
+
+
+def planning_seconds(budget_seconds: float, timing: Timing) -> float:
+    """The time the plan may spend: the budget less a modelled start-up (importing TensorFlow and
+    the pilot itself), not the clock's reading — so a warm cache or a slow import does not
+    change the plan. The deadline still holds every trial to the real clock."""
+    pilot = timing.trial_seconds + 5 * (timing.epoch_seconds + 30 * timing.step_seconds)
+    return budget_seconds - STARTUP_SECONDS - pilot
+
+
 def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], timing: Timing,
-                seconds_left: float, jobs: int, keep: tuple[str, ...] = (),
+                budget_seconds: float, jobs: int, keep: tuple[str, ...] = (),
                 folds_possible: int = MAX_FOLDS) -> Plan:
-    """The largest first round that fits in ``FIRST_ROUND_SHARE`` of ``seconds_left``.
+    """The largest round (every candidate × every fold, one seed) that fits in the budget, then
+    as many seeds (up to 3) as fit too.
 
     ``keep``: candidates never cut for time (the rules' pick and the default loss).
     """
+    timing = snapped(timing)
+    seconds_left = planning_seconds(budget_seconds, timing)
     min_candidates = max(len(set(keep) & set(candidate_ids)), 1)
-    available = seconds_left * FIRST_ROUND_SHARE - (WORKER_START_SECONDS if jobs > 1 else 0.0)
+    available = seconds_left * USABLE_SHARE - (WORKER_START_SECONDS if jobs > 1 else 0.0)
     folds = min(MAX_FOLDS, folds_possible)
     epochs, rows, k = EPOCH_CAPS[0], rows_total, len(candidate_ids)
-    floor_rows = min(rows_total, MIN_ROWS)
 
     def cost(folds, epochs, rows, k):
-        train_rows = rows * (folds - 1) / folds * 0.85
+        train_rows = rows * (folds - 1) / folds * (1 - 0.15)
         waves = math.ceil(k * folds / jobs)
         return waves * trial_seconds(timing, int(train_rows), epochs * EXPECTED_EPOCH_SHARE)
-
-    cuts = []
 
     def fits() -> bool:
         return cost(folds, epochs, rows, k) <= available
@@ -87,12 +109,10 @@ def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], timing: Timing,
         epochs = cap
     while not fits() and folds > min(MIN_FOLDS, folds_possible):
         folds -= 1
-    if not fits() and rows > floor_rows:
-        # Epoch cost is linear in rows (through steps): solve for the rows that fit.
-        fixed = cost(folds, epochs, 0, k)
-        per_row = (cost(folds, epochs, rows, k) - fixed) / rows
-        fitting = int((available - fixed) / per_row) if per_row > 0 else rows
-        rows = max(floor_rows, min(rows, fitting))
+    for size in sorted((r for r in ROW_LADDER if r < rows_total), reverse=True):
+        if fits():
+            break
+        rows = size
     for cap in EPOCH_CAPS[3:]:
         if fits():
             break
@@ -103,12 +123,17 @@ def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], timing: Timing,
         if fits():
             break
         epochs = cap
+    round_cost = cost(folds, epochs, rows, k)
+    seeds = int(max(1, min(MAX_SEEDS, available // round_cost if round_cost > 0 else MAX_SEEDS)))
+    cuts = []
+    if seeds < MAX_SEEDS:
+        cuts.append(f"seeds {MAX_SEEDS} → {seeds}")
     if epochs != EPOCH_CAPS[0]:
         cuts.append(f"epoch cap {EPOCH_CAPS[0]} → {epochs} (early stopping, patience {PATIENCE})")
-    if rows < rows_total:
-        cuts.append(f"rows {rows_total:,} → {rows:,} (stratified sample)")
     if folds < min(MAX_FOLDS, folds_possible):
         cuts.append(f"folds {min(MAX_FOLDS, folds_possible)} → {folds}")
+    if rows < rows_total:
+        cuts.append(f"rows {rows_total:,} → {rows:,} (stratified sample)")
     kept = list(candidate_ids)
     for cid in reversed(candidate_ids):  # the lowest-ranked go first
         if len(kept) > k and cid not in keep:
@@ -116,11 +141,12 @@ def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], timing: Timing,
     if len(kept) < len(candidate_ids):
         dropped = ", ".join(c for c in candidate_ids if c not in kept)
         cuts.append(f"candidates {len(candidate_ids)} → {len(kept)} (not trialled: {dropped})")
-    train_rows = int(rows * (folds - 1) / folds * 0.85)
+    train_rows = int(rows * (folds - 1) / folds * (1 - 0.15))
     return Plan(
-        folds=folds, seeds=MAX_SEEDS, max_epochs=epochs, patience=PATIENCE,
+        folds=folds, seeds=seeds, max_epochs=epochs, patience=PATIENCE,
         batch_size=timing.batch_size, rows=rows, rows_total=rows_total,
         candidates=tuple(kept),
-        trial_seconds_estimate=trial_seconds(timing, train_rows, epochs * EXPECTED_EPOCH_SHARE),
+        trial_seconds_estimate=round(trial_seconds(timing, train_rows,
+                                                   epochs * EXPECTED_EPOCH_SHARE), 2),
         cuts=tuple(cuts),
     )

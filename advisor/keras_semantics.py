@@ -60,8 +60,35 @@ def version_is_covered(version: str) -> bool:
     return version.split(".")[0] == str(VERIFIED_MAJOR)
 
 
+def verify_semantics(cache: bool | str | None = None) -> KerasSemantics:
+    """The installed Keras's measured behaviour; with a cache, measured once per Keras install
+    (keyed by its version and location), so later runs need not import TensorFlow for it."""
+    from advisor.cache import memory
+
+    store = memory(cache)
+    if store is None:
+        return measure_semantics()
+    return store.cache(_measured_for)(installed_keras_version(), _install_stamp())
+
+
+def _measured_for(version: str, stamp: str) -> KerasSemantics:
+    """Cached by its arguments: a Keras version and where/when it was installed."""
+    return measure_semantics()
+
+
+def _install_stamp() -> str:
+    """Location and modification time of the installed Keras, found without importing it."""
+    import os
+    from importlib.util import find_spec
+
+    spec = find_spec("keras")
+    if spec is None or spec.origin is None:
+        return "missing"
+    return f"{spec.origin}:{os.path.getmtime(spec.origin):.0f}"
+
+
 @lru_cache(maxsize=1)
-def verify_semantics() -> KerasSemantics:
+def measure_semantics() -> KerasSemantics:
     """Measure the installed Keras (imports it): each fact from a two-row computation."""
     import numpy as np
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -113,10 +114,11 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
     if candidates < 1:
         raise UsageError(f"--candidates must be at least 1, got {candidates}.")
     semantics = assumed_semantics()
+    started = time.time()  # validation's budget counts importing TensorFlow for it
     if validate or model_fn is not None:
         from advisor.keras_semantics import verify_semantics
 
-        semantics = verify_semantics()
+        semantics = verify_semantics(cache)
     matching = book.match(prof, crit, semantics)
     if not matching.candidates:
         raise AdvisorError(f"No rule suggested a loss for this {prof.task} target; check the "
@@ -132,7 +134,8 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
         from advisor.validator import validate as run_validation
 
         validation = run_validation(frame, prof, crit, trial_set(matching.candidates, candidates),
-                                    seed=seed, cache=cache, model_fn=model_fn, progress=progress)
+                                    seed=seed, cache=cache, model_fn=model_fn, progress=progress,
+                                    started=started)
         warnings.extend(validation.warnings)
     else:
         validation = skipped_validation(crit)

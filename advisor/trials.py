@@ -64,7 +64,7 @@ class FoldData:
 class TrialJob:
     candidate_id: str
     task: str
-    loss_class: str  # import path of the loss class
+    loss_class: str | type  # import path of a catalogue class, or a user-registered class
     loss_config: dict[str, Any]
     class_weight: dict[int, float] | None
     head: OutputHead
@@ -105,8 +105,7 @@ def run_trial(job: TrialJob, data: FoldData, deadline: float | None = None,
         if cache_dir:
             import joblib
 
-            memory = joblib.Memory(cache_dir, verbose=0)
-            train = memory.cache(_train_and_score,
+            train = joblib.Memory(cache_dir, verbose=0).cache(_train_and_score,
                                  ignore=["data", "deadline", "model_fn", "threads"])
             return train(job, data.key, data, deadline, model_fn, threads)
         return _train_and_score(job, data.key, data, deadline, model_fn, threads)
@@ -215,6 +214,8 @@ def build_model(keras, n_features: int, head: OutputHead, settings: Settings,
 
 
 def _loss_instance(job: TrialJob):
+    if isinstance(job.loss_class, type):
+        return job.loss_class(**job.loss_config)
     from importlib import import_module
 
     module, name = job.loss_class.rsplit(".", 1)
@@ -240,8 +241,8 @@ def predict_scores(model, x: np.ndarray, job: TrialJob) -> np.ndarray:
     task = job.task
     if task in ("regression", "count"):
         out = raw.reshape(-1)
-        return np.exp(np.clip(out, -50, 50)) if job.loss_class.endswith("TweedieLoss") else out
-    margins = job.loss_class.endswith("Hinge")
+        return np.exp(np.clip(out, -50, 50)) if _class_name(job).endswith("TweedieLoss") else out
+    margins = _class_name(job).endswith("Hinge")
     if task == "multiclass":
         if job.head.activation == "linear" and not margins:
             raw = raw - raw.max(axis=1, keepdims=True)
@@ -251,6 +252,10 @@ def predict_scores(model, x: np.ndarray, job: TrialJob) -> np.ndarray:
     if job.head.activation == "linear" and not margins:
         raw = 1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))
     return raw.reshape(-1) if task == "binary" else raw
+
+
+def _class_name(job: TrialJob) -> str:
+    return job.loss_class.__name__ if isinstance(job.loss_class, type) else job.loss_class
 
 
 class _Watch:
@@ -288,13 +293,15 @@ class Timing:
     batch_size: int
 
 
-def time_training(job: TrialJob, data: FoldData, threads: int) -> Timing:
+def time_training(job: TrialJob, data_key: str, data: FoldData, threads: int,
+                  model_fn: Callable | None = None) -> Timing:
     """Pilot: build, compile and train the candidate for a few epochs on the full fold and on a
-    quarter of it, so epoch time can be split into a fixed part and a per-step part."""
+    quarter of it, so epoch time can be split into a fixed part and a per-step part.
+    (``data_key`` names ``data`` in a cache key.)"""
     keras = import_keras(threads)
     started = time.perf_counter()
     keras.utils.set_random_seed(job.seed)
-    model = build_model(keras, data.n_features, job.head, job.settings)
+    model = build_model(keras, data.n_features, job.head, job.settings, model_fn)
     model.compile(optimizer=keras.optimizers.Adam(job.settings.learning_rate),
                   loss=_loss_instance(job))
     batch = job.settings.batch_size

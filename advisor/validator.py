@@ -28,10 +28,12 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from advisor.budget import MAX_SEEDS, Plan, batch_size_for, plan_trials
+from advisor.budget import Plan, batch_size_for, plan_trials
+from advisor.cache import memory
 from advisor.compare import (MIN_TRIALS, Interval, better_beyond_noise, corrected_interval,
                              paired_difference, worse_beyond_noise)
 from advisor.criteria import Criteria
+from advisor.errors import AdvisorError
 from advisor.metrics import METRICS, metric_context
 from advisor.profiler import DatasetProfile
 from advisor.records import Record
@@ -94,32 +96,26 @@ def skipped_validation(criteria: Criteria) -> Validation:
     )
 
 
-def cache_location(cache: bool | str | os.PathLike) -> str | None:
-    """Where finished trials are kept: ``cache`` itself, $ADVISOR_CACHE_DIR, or ~/.cache."""
-    if cache is False or cache is None:
-        return None
-    if cache is not True:
-        return str(cache)
-    root = os.environ.get("ADVISOR_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "loss-advisor")
-    return os.path.join(root, "trials")
-
-
 def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
              candidates: tuple[Candidate, ...] | list[Candidate], *, seed: int = 0,
              cache: bool | str | os.PathLike = True, model_fn: Callable | None = None,
-             progress: bool = False, max_seeds: int = MAX_SEEDS) -> Validation:
-    """Trial ``candidates`` (ranked, the first is the rules' pick) within the time budget."""
+             progress: bool = False, started: float | None = None) -> Validation:
+    """Trial ``candidates`` (ranked, the first is the rules' pick) within the time budget.
+
+    The budget counts from ``started`` (default: now), so a caller that imported TensorFlow for
+    the validation can count that too.
+    """
     from advisor.prepare import fold_data, make_folds, prepare, stratified_sample
     from advisor.trials import Settings, time_training
 
-    started = time.time()
+    started = time.time() if started is None else started
     deadline = started + criteria.budget_seconds
     candidates = tuple(candidates)
     metric = METRICS[criteria.metric]
     jobs = max(1, criteria.jobs)
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    cache_dir = cache_location(cache)
+    store = memory(cache)
+    cache_dir = store.location if store is not None else None
     warnings: list[str] = []
     if criteria.model in ("cnn", "rnn", "transformer") and model_fn is None:
         warnings.append(f"Trials trained an MLP in place of the {criteria.model} (a table has no "
@@ -139,11 +135,22 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
         metric_context=tuple(sorted(metric_context(metric.name, criteria).items())),
     )
     model_key = _model_fn_key(model_fn)
-    pilot = _job(candidates[0], profile, 0, seed, settings, model_key)
-    timing = time_training(pilot, first, threads)
+    # The pilot is cached like the trials, so an identical re-run makes the identical plan.
+    timer = store.cache(time_training, ignore=["data", "model_fn"]) if store else time_training
+    timing = None
+    for candidate in candidates:  # a candidate that cannot train cannot time either: next one
+        try:
+            pilot = _job(candidate, profile, 0, seed, settings, model_key)
+            timing = timer(pilot, first.key, first, threads, model_fn)
+            break
+        except Exception:  # noqa: BLE001  its own trials will report the error
+            continue
+    if timing is None:
+        raise AdvisorError("No candidate loss could be trained even once; see the errors with "
+                           "--debug, or check a user-registered loss and model_fn.")
     keep = (candidates[0].id,) + tuple(c.id for c in candidates if c.complexity == 0)
     plan = plan_trials(prepared.n_rows, tuple(c.id for c in candidates), timing,
-                       deadline - time.time(), jobs, keep=keep, folds_possible=len(splits))
+                       criteria.budget_seconds, jobs, keep=keep, folds_possible=len(splits))
     plan = plan.replace(cuts=tuple(cuts) + plan.cuts, rows_total=profile.n_rows)
     resample = plan.rows < prepared.n_rows
     if resample:
@@ -159,30 +166,24 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     alive = list(plan.candidates)
     results: list = []
     dropped: dict[str, str] = {}
-    bar = _Progress(progress, len(alive) * len(folds))
-    round_seconds = None
+    bar = _Progress(progress, len(alive) * len(folds) * plan.seeds)
     seeds_run = 0
-    for round_index in range(max_seeds):
+    for round_index in range(plan.seeds):
+        if round_index > 0 and time.time() >= deadline:
+            break
         trial_seed = seed + SEED_STRIDE * round_index
-        if round_index > 0:
-            expected = round_seconds * len(alive) / len(plan.candidates)
-            if time.time() + expected > deadline:
-                break
-            bar.extend(len(alive) * len(folds))
-        tick = time.time()
         batch = [(_job(by_id[cid], profile, f.fold, trial_seed, settings, model_key), f)
                  for f in folds for cid in alive]
         results.extend(_run(batch, deadline, model_fn, cache_dir, threads, jobs, bar))
-        round_seconds = time.time() - tick if round_seconds is None else round_seconds
         seeds_run += 1
         if round_index == 0:
             dropped = _hopeless(results, alive, candidates[0].id, metric.greater_is_better,
                                 len(folds))
             alive = [cid for cid in alive if cid not in dropped]
     bar.close()
-    if seeds_run < max_seeds:
-        plan = plan.replace(cuts=plan.cuts + (f"seeds {max_seeds} → {seeds_run}",))
-    plan = plan.replace(seeds=seeds_run)
+    if seeds_run < plan.seeds:
+        warnings.append(f"The budget ran out after {seeds_run} of {plan.seeds} planned seed rounds.")
+        plan = plan.replace(seeds=seeds_run)
     if any(r.cut for r in results):
         n_cut = sum(r.cut for r in results)
         warnings.append(f"{n_cut} trial(s) were stopped by the {criteria.budget_seconds:g} s "
@@ -200,13 +201,16 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
 
 def _job(candidate: Candidate, profile: DatasetProfile, fold: int, seed: int, settings,
          model_key: str | None):
-    from advisor.catalog import get_spec
+    from advisor.catalog import CATALOG, get_spec, loss_class
     from advisor.trials import TrialJob
 
     spec = get_spec(candidate.loss)
+    # Catalogue classes travel by import path (a stable cache key); a user's class travels as
+    # itself, since a worker process may not be able to import the script that defined it.
+    cls = (spec.variants[profile.task].class_path if candidate.loss in CATALOG
+           else loss_class(candidate))
     return TrialJob(
-        candidate_id=candidate.id, task=profile.task,
-        loss_class=spec.variants[profile.task].class_path,
+        candidate_id=candidate.id, task=profile.task, loss_class=cls,
         loss_config=dict(candidate.keras["config"]),
         class_weight=candidate.fit_kwargs.get("class_weight"), head=candidate.head,
         target_transform=candidate.target_transform, from_logits=candidate.from_logits,

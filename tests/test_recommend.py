@@ -1,0 +1,112 @@
+"""The Python API end to end: advisor.recommend(...) and a user's own model trained with its answer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+import advisor
+from advisor.recommend import Recommendation
+from tests.conftest import SAMPLE_DATA
+
+
+def _encode(y: pd.Series, rec: Recommendation) -> np.ndarray:
+    """The target as ``rec.recommendation.target_transform`` says the loss expects it."""
+    prof = rec.profile
+    transform = rec.recommendation.target_transform
+    if transform == "binary_01":
+        return (y == prof.positive_class).astype("float32").to_numpy()
+    if transform in ("label_index", "one_hot"):
+        index = y.map({label: i for i, label in enumerate(prof.class_labels)}).to_numpy()
+        return index if transform == "label_index" else np.eye(prof.n_classes)[index]
+    return y.to_numpy(dtype="float32")
+
+
+@pytest.mark.slow
+def test_users_own_model_trains_with_rec_loss_and_fit_kwargs(tmp_path):
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    frame = pd.read_csv(SAMPLE_DATA / "diagnosis.csv")
+    rec = advisor.recommend(frame, target="diagnosis", domain="medical", budget=20, seed=0,
+                            cache=tmp_path)
+    assert isinstance(rec.loss, keras.losses.Loss)
+    assert rec.validation.status in {"confirmed", "overturned", "inconclusive"}
+
+    features = frame.drop(columns="diagnosis").select_dtypes("number")
+    x = features.fillna(features.median()).to_numpy("float32")
+    y = _encode(frame["diagnosis"], rec)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, random_state=0,
+                                                        stratify=y)
+    scaler = StandardScaler().fit(x_train)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((x.shape[1],))
+    hidden = keras.layers.Dense(32, activation="relu")(inputs)
+    outputs = keras.layers.Dense(1, activation=rec.output_activation)(hidden)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss=rec.loss)
+    history = model.fit(scaler.transform(x_train), y_train, epochs=15, batch_size=64, verbose=0,
+                        **rec.fit_kwargs)
+    assert np.isfinite(history.history["loss"]).all()
+    scores = model.predict(scaler.transform(x_test), verbose=0).ravel()
+    assert roc_auc_score(y_test, scores) > 0.75  # the features carry real signal
+
+
+@pytest.mark.slow
+def test_recommend_with_x_and_y(tmp_path):
+    from sklearn.datasets import load_diabetes
+
+    data = load_diabetes(as_frame=True)
+    rec = advisor.recommend(data.data, y=data.target, budget=15, cache=tmp_path, candidates=2)
+    assert rec.profile.task == "regression" and rec.validation.metric in ("rmse", "mae")
+    assert rec.recommendation.output_activation == "linear"
+    assert rec.to_dict()["recommendation"]["loss"] == rec.recommendation.loss
+
+
+def test_no_validate_is_tensorflow_free_and_round_trips():
+    code = (
+        "import json, sys, advisor\n"
+        "rec = advisor.recommend(sys.argv[1], target='n_claims', domain='insurance', validate=False)\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+        "print(rec.to_json())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(SAMPLE_DATA / "claims.csv")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    rebuilt = Recommendation.from_dict(document)
+    assert rebuilt.to_dict() == document
+    assert document["validation"]["status"] == "skipped"
+    assert document["recommendation"]["loss"] == "tweedie"
+    assert document["recommendation"]["keras"]["class_name"] == "advisor>TweedieLoss"
+
+
+def test_same_input_options_and_seed_give_the_same_output():
+    first = advisor.recommend(SAMPLE_DATA / "land_cover.csv", target="land_cover", validate=False,
+                              seed=4)
+    second = advisor.recommend(SAMPLE_DATA / "land_cover.csv", target="land_cover",
+                               validate=False, seed=4)
+    assert first.to_json() == second.to_json()
+    frame = pd.read_csv(SAMPLE_DATA / "land_cover.csv")
+    from_frame = advisor.recommend(frame, target="land_cover", validate=False, seed=4)
+    assert from_frame.recommendation == first.recommendation
+    assert from_frame.input.path is None and len(from_frame.input.sha256) == 64
+
+
+def test_bad_options_are_usage_errors():
+    with pytest.raises(advisor.UsageError, match="Did you mean 'medical'"):
+        advisor.recommend(SAMPLE_DATA / "diagnosis.csv", target="diagnosis", domain="medcal",
+                          validate=False)
+    with pytest.raises(advisor.UsageError, match="--fn-cost/--fp-cost apply to binary"):
+        advisor.recommend(SAMPLE_DATA / "house_prices.csv", target="price_k", fn_cost=5,
+                          fp_cost=1, validate=False)
+    with pytest.raises(advisor.UsageError, match="--metric macro_f1 does not apply to binary"):
+        advisor.recommend(SAMPLE_DATA / "diagnosis.csv", target="diagnosis", metric="macro_f1",
+                          validate=False)
