@@ -43,6 +43,7 @@ __all__ = (
     "AsymmetricLoss",
     "SymmetricCrossentropy",
     "BinaryGeneralizedCrossentropy",
+    "CategoricalGeneralizedCrossentropy",
 )
 
 # Wang et al. (2019) clip the one-hot target at 1e-4 so that log(0) in the
@@ -723,6 +724,53 @@ class BinaryGeneralizedCrossentropy(_AdvisorLoss):
         log_pt = ops.log(ops.maximum(p_t, keras.config.epsilon()))
         loss = -ops.expm1(self.q * log_pt) / self.q
         return ops.mean(loss, axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"q": self.q, "from_logits": self.from_logits})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="advisor")
+class CategoricalGeneralizedCrossentropy(_AdvisorLoss):
+    """Generalized cross-entropy (L_q) for a softmax output and one-hot labels.
+
+    With ``p_t = sum(y * softmax)`` the predicted probability of the true class::
+
+        loss = (1 - p_t**q) / q
+
+    Zhang & Sabuncu (2018); the paper recommends ``q=0.7``. Keras 3.15 ships
+    ``CategoricalGeneralizedCrossEntropy``, but it takes integer labels only, has
+    no ``from_logits``, is missing from ``keras.losses.get``, and its gradient
+    ``-p_t**(q-1)`` is infinite when a row's true-class probability underflows
+    to exactly 0 — which turns a whole network's weights to NaN mid-training.
+    Here ``p_t`` is floored at ``keras.config.epsilon()`` and computed from
+    ``log_softmax`` when ``from_logits=True``, so loss and gradient stay finite.
+
+    Args:
+        q: exponent, in (0, 1].
+        from_logits: whether ``y_pred`` holds logits (else probabilities).
+        reduction, name, dtype: as for ``keras.losses.Loss``.
+    """
+
+    def __init__(
+        self,
+        q=0.7,
+        from_logits=False,
+        reduction="sum_over_batch_size",
+        name="categorical_generalized_crossentropy",
+        dtype=None,
+    ):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.q = _check_left_open("q", q, 0.0, 1.0)
+        self.from_logits = bool(from_logits)
+
+    def call(self, y_true, y_pred):
+        y_true, y_pred = _prepare(y_true, y_pred, align=False)
+        log_probs = _log_softmax_probs(y_pred, self.from_logits)
+        p_t = ops.sum(y_true * ops.exp(log_probs), axis=-1)
+        log_pt = ops.log(ops.maximum(p_t, keras.config.epsilon()))
+        return -ops.expm1(self.q * log_pt) / self.q
 
     def get_config(self):
         config = super().get_config()

@@ -15,6 +15,7 @@ from advisor import keras_losses  # noqa: E402
 from advisor.keras_losses import (  # noqa: E402
     AsymmetricLoss,
     BinaryGeneralizedCrossentropy,
+    CategoricalGeneralizedCrossentropy,
     BinaryLogitAdjustedCrossentropy,
     BinaryPolyCrossentropy,
     CategoricalPolyCrossentropy,
@@ -119,6 +120,12 @@ def ref_binary_generalized(y, yhat, q, from_logits):
     p = _sigmoid(yhat) if from_logits else _clip(yhat)
     p_t = np.maximum(y * p + (1 - y) * (1 - p), EPS)
     return np.mean((1 - p_t**q) / q, axis=-1)
+
+
+def ref_categorical_generalized(y, yhat, q, from_logits):
+    p = _categorical_probs(yhat, from_logits)
+    p_t = np.maximum(np.sum(y * p, axis=-1), EPS)
+    return (1 - p_t**q) / q
 
 
 # --------------------------------------------------------------------------
@@ -234,6 +241,16 @@ VALUE_CASES = [
      [[1.0], [0.0]], [[0.25], [0.75]], [1.0, 1.0]),
     ("BinaryGeneralizedCrossentropy-q1-hand", lambda: BinaryGeneralizedCrossentropy(q=1.0),
      [[1.0], [0.0]], [[0.9], [0.9]], [0.1, 0.9]),
+    ("CategoricalGeneralizedCrossentropy-ref", lambda: CategoricalGeneralizedCrossentropy(),
+     Y_CAT, P_CAT, lambda y, p: ref_categorical_generalized(y, p, 0.7, False)),
+    ("CategoricalGeneralizedCrossentropy-logits-ref",
+     lambda: CategoricalGeneralizedCrossentropy(q=0.4, from_logits=True), Y_CAT, Z_CAT,
+     lambda y, p: ref_categorical_generalized(y, p, 0.4, True)),
+    # q=.5, true-class probability .25 -> (1 - .5)/.5 = 1; q=1, p_t=.9 -> 0.1.
+    ("CategoricalGeneralizedCrossentropy-hand",
+     lambda: CategoricalGeneralizedCrossentropy(q=0.5), [[0, 1, 0]], [[0.5, 0.25, 0.25]], [1.0]),
+    ("CategoricalGeneralizedCrossentropy-q1-hand",
+     lambda: CategoricalGeneralizedCrossentropy(q=1.0), [[1, 0]], [[0.9, 0.1]], [0.1]),
 ]
 
 
@@ -328,6 +345,11 @@ EXTREME_CASES = [
     ("BinaryGeneralizedCrossentropy-small-q-logits",
      lambda: BinaryGeneralizedCrossentropy(q=1e-3, from_logits=True), _LABELS_BIN,
      _LOGITS_BIN),
+    # Keras's own CategoricalGeneralizedCrossEntropy has an infinite gradient here.
+    ("CategoricalGeneralizedCrossentropy-probs", lambda: CategoricalGeneralizedCrossentropy(),
+     _LABELS_CAT, _PROBS_CAT),
+    ("CategoricalGeneralizedCrossentropy-logits",
+     lambda: CategoricalGeneralizedCrossentropy(from_logits=True), _LABELS_CAT, _LOGITS_CAT),
 ]
 
 
@@ -369,6 +391,8 @@ CONFIG_CASES = [
      lambda: SymmetricCrossentropy(alpha=1.0, beta=0.5, from_logits=True, name="sce")),
     ("BinaryGeneralizedCrossentropy",
      lambda: BinaryGeneralizedCrossentropy(q=0.4, from_logits=True, reduction="sum")),
+    ("CategoricalGeneralizedCrossentropy",
+     lambda: CategoricalGeneralizedCrossentropy(q=0.6, from_logits=True, reduction="sum")),
 ]
 
 _CONFIG_INPUTS = {
@@ -381,6 +405,7 @@ _CONFIG_INPUTS = {
     AsymmetricLoss: (Y_ML, Z_ML),
     SymmetricCrossentropy: (Y_CAT, Z_CAT),
     BinaryGeneralizedCrossentropy: (Y_BIN, Z_BIN),
+    CategoricalGeneralizedCrossentropy: (Y_CAT, Z_CAT),
 }
 
 
@@ -422,6 +447,8 @@ SAVE_CASES = [
     ("SymmetricCrossentropy", lambda: SymmetricCrossentropy(), 3, "softmax", "onehot"),
     ("BinaryGeneralizedCrossentropy", lambda: BinaryGeneralizedCrossentropy(), 1, "sigmoid",
      "binary"),
+    ("CategoricalGeneralizedCrossentropy",
+     lambda: CategoricalGeneralizedCrossentropy(from_logits=True), 3, None, "onehot"),
 ]
 
 
@@ -494,6 +521,7 @@ INVALID_CASES = [
     (SymmetricCrossentropy, {"alpha": 0.0, "beta": 0.0}, r"must not both be 0"),
     (BinaryGeneralizedCrossentropy, {"q": 0.0}, r"q must be in \(0, 1\], got 0"),
     (BinaryGeneralizedCrossentropy, {"q": 1.2}, r"q must be in \(0, 1\], got 1.2"),
+    (CategoricalGeneralizedCrossentropy, {"q": 0.0}, r"q must be in \(0, 1\], got 0"),
     # Keras' own check on reduction still applies.
     (PinballLoss, {"reduction": "median"}, r"Invalid value for argument `reduction`"),
 ]
@@ -546,6 +574,8 @@ _REDUCTION_INPUTS = [
     ("AsymmetricLoss", lambda: AsymmetricLoss(), Y_ML, P_ML),
     ("SymmetricCrossentropy", lambda: SymmetricCrossentropy(), Y_CAT, P_CAT),
     ("BinaryGeneralizedCrossentropy", lambda: BinaryGeneralizedCrossentropy(), Y_BIN, P_BIN),
+    ("CategoricalGeneralizedCrossentropy", lambda: CategoricalGeneralizedCrossentropy(), Y_CAT,
+     P_CAT),
 ]
 
 
@@ -748,3 +778,20 @@ def test_generalized_crossentropy_approaches_bce_as_q_shrinks():
     default_q = float(BinaryGeneralizedCrossentropy()(y_true, y_pred))
     assert abs(small_q - bce) < 1e-2
     assert abs(default_q - bce) > 0.1  # q=0.7 really is a different loss
+
+
+def test_categorical_generalized_ce_matches_keras_where_keras_is_finite():
+    """Same values as Keras's CategoricalGeneralizedCrossEntropy away from p_t = 0, but a finite
+    gradient where Keras's is infinite (the NaN that ended a benchmark trial)."""
+    labels = np.array([0, 1, 2, 1])
+    ours = CategoricalGeneralizedCrossentropy(q=0.7)(np.eye(3)[labels], P_CAT[:3].tolist() + [[0.2, 0.5, 0.3]])
+    theirs = keras.losses.CategoricalGeneralizedCrossEntropy(q=0.7)(
+        labels, np.array(P_CAT[:3].tolist() + [[0.2, 0.5, 0.3]]))
+    np.testing.assert_allclose(float(ours), float(theirs), rtol=1e-5)
+    p = tf.constant([[1.0, 0.0, 0.0, 0.0]])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(p)
+        keras_value = keras.losses.CategoricalGeneralizedCrossEntropy(q=0.7)(np.array([3]), p)
+        our_value = CategoricalGeneralizedCrossentropy(q=0.7)(np.eye(4)[[3]], p)
+    assert not np.all(np.isfinite(tape.gradient(keras_value, p).numpy()))
+    assert np.all(np.isfinite(tape.gradient(our_value, p).numpy()))
