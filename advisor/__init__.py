@@ -25,8 +25,8 @@ _LAZY = {
     "RuleBook": "advisor.rules",
     "Candidate": "advisor.rules",
     "register_loss": "advisor.catalog",
-    "Recommendation": "advisor.recommend",
-    "recommend": "advisor.recommend",
+    "Recommendation": "advisor.recommendation",
+    "recommend": "advisor.recommendation",
     "validate": "advisor.validator",
     "Validation": "advisor.validator",
 }
@@ -36,7 +36,7 @@ __all__ = ["AdvisorError", "UsageError", "DatasetProfile", "load_table", "profil
 if TYPE_CHECKING:  # pragma: no cover
     from advisor.catalog import register_loss
     from advisor.criteria import Criteria
-    from advisor.recommend import Recommendation, recommend
+    from advisor.recommendation import Recommendation, recommend
     from advisor.rules import Candidate, RuleBook
     from advisor.validator import Validation, validate
 

@@ -41,6 +41,20 @@ class Param:
     doc: str
     low: float | None = None
     high: float | None = None
+    low_open: bool = False  # the bound itself is excluded (the loss rejects it or divides by 0)
+    high_open: bool = False
+
+    def within(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return False
+        return True
+
+    def interval(self) -> str:
+        low = "(-inf" if self.low is None else f"{'(' if self.low_open else '['}{self.low}"
+        high = "inf)" if self.high is None else f"{self.high}{')' if self.high_open else ']'}"
+        return f"{low}, {high}"
 
 
 @dataclass(frozen=True)
@@ -305,7 +319,7 @@ _SPECS: tuple[LossSpec, ...] = (
             "multiclass": Variant("keras.losses.SparseCategoricalCrossentropy", target="label_index"),
         },
         params=(Param("beta", float, None, "effective-number β; default: the profile's β (0.999)",
-                      0.0, 1.0),),
+                      0.0, 1.0, high_open=True),),
         derive=lambda p, c, params: {"beta": params.get("beta", p.effective_samples_beta or 0.999)},
         fit=_class_balanced_fit, notes=_probability_notes, params_shape_fit=True,
         references=("Cui et al. 2019, Class-Balanced Loss Based on Effective Number of Samples",),
@@ -352,10 +366,13 @@ _SPECS: tuple[LossSpec, ...] = (
         summary="(1 − p_t^q)/q: between cross-entropy (q→0) and MAE (q=1); robust to noisy labels.",
         variants={
             "binary": Variant(f"{OURS}.BinaryGeneralizedCrossentropy", target="binary_01"),
-            "multiclass": Variant("keras.losses.CategoricalGeneralizedCrossEntropy", logits="none",
-                                  target="label_index"),
+            # Ours, not Keras's CategoricalGeneralizedCrossEntropy: that one's gradient is
+            # infinite when a true-class probability underflows to 0, which NaNs the network
+            # mid-training (seen on a real table); it also lacks from_logits.
+            "multiclass": Variant(f"{OURS}.CategoricalGeneralizedCrossentropy", target="one_hot"),
         },
-        params=(Param("q", float, 0.7, "q (Keras defaults to 0.5; the paper recommends 0.7)", 0.0, 1.0),),
+        params=(Param("q", float, 0.7, "q (Keras defaults to 0.5; the paper recommends 0.7)", 0.0, 1.0,
+                      low_open=True),),
         derive=_fixed(q=0.7),
         references=("Zhang & Sabuncu 2018, Generalized Cross Entropy Loss (q=0.7)",),
     ),
@@ -428,7 +445,8 @@ _SPECS: tuple[LossSpec, ...] = (
         key="huber", title="Huber", complexity=1,
         summary="Quadratic within δ, linear beyond: the mean's efficiency with bounded influence.",
         variants={t: Variant("keras.losses.Huber", head="linear") for t in VALUE_TASKS},
-        params=(Param("delta", float, None, "δ in target units; default 1.345·σ̂, σ̂ = 1.4826·MAD"),),
+        params=(Param("delta", float, None, "δ in target units; default 1.345·σ̂, σ̂ = 1.4826·MAD",
+                      0.0, None, low_open=True),),
         derive=_huber_derive,
         references=("Huber 1964 (δ = 1.345σ gives 95% efficiency under Gaussian noise)",),
     ),
@@ -459,7 +477,7 @@ _SPECS: tuple[LossSpec, ...] = (
         summary="τ-quantile regression: under-prediction costs τ, over-prediction 1−τ.",
         variants={t: Variant(f"{OURS}.PinballLoss", head="linear") for t in VALUE_TASKS},
         params=(Param("tau", float, None, "τ = C_under/(C_under+C_over); default 0.5 (median)",
-                      0.0, 1.0),),
+                      0.0, 1.0, low_open=True, high_open=True),),
         derive=_quantile_derive,
         references=("Koenker & Bassett 1978, Regression Quantiles",),
     ),
@@ -475,7 +493,8 @@ _SPECS: tuple[LossSpec, ...] = (
         key="tweedie", title="Tweedie", complexity=1,
         summary="Compound Poisson–gamma (1<p<2): exact zeros plus a skewed positive part.",
         variants={t: Variant(f"{OURS}.TweedieLoss", head="log_link") for t in VALUE_TASKS},
-        params=(Param("power", float, 1.5, "Tweedie power p", 1.0, 2.0),),
+        params=(Param("power", float, 1.5, "Tweedie power p", 1.0, 2.0, low_open=True,
+                      high_open=True),),
         derive=_fixed(power=1.5), requires=(_NON_NEGATIVE,),
         references=("Jørgensen 1987; scikit-learn TweedieRegressor (start at p=1.5)",),
     ),
@@ -596,10 +615,6 @@ def configure(key: str, profile: DatasetProfile, criteria: Criteria,
     keras_spec = {"class_name": _registered_name(variant), "config": config}
     if variant.module not in ("keras.losses", OURS):
         keras_spec["module"] = variant.module  # a user's class: import it from where it lives
-    if variant.class_name == "CategoricalGeneralizedCrossEntropy":
-        # Missing from keras.losses.get's registry (Keras 3.15); deserialize_keras_object
-        # finds it through the module.
-        keras_spec["module"] = variant.module
     fit = spec.fit(profile, criteria, values) if spec.fit else {}
     head = output_head(variant, profile, from_logits)
     notes = tuple(spec.notes(profile, criteria, values)) if spec.notes else ()

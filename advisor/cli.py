@@ -151,7 +151,7 @@ def recommend_command(path, target, task, domain, metric, model, output, budget,
     Example:
       advisor recommend sample_data/diagnosis.csv --target diagnosis --domain medical
     """
-    from advisor.recommend import recommend
+    from advisor.recommendation import recommend
 
     if report:
         from advisor.report import check_report_path
@@ -223,7 +223,27 @@ def rules_check(files):
 
     book = RuleBook.load(list(files))
     own = [r for r in book.rules if r.source in files]
-    problems = [p for p in book.check_examples() if p.split(":")[0] in files]
+    problems = book.check_examples(own)
     if problems:
         raise RulesError(problems[0])
     click.echo(f"ok: {len(own)} rules in {len(files)} file(s); every example behaves")
+
+
+@main.command("report")
+@click.argument("result", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="The report to write: FILE.html (one self-contained page) or FILE.md "
+                   "(pictures in FILE_files/ beside it).")
+def report_command(result, out):
+    """Render a saved JSON result as an HTML or Markdown report, without re-running anything.
+
+    \b
+    Example:
+      advisor recommend sample_data/diagnosis.csv --target diagnosis --format json > result.json
+      advisor report result.json --out report.html
+    """
+    from advisor.report import check_report_path, load_result, write_report
+
+    check_report_path(out)
+    written = write_report(load_result(result), out)
+    click.echo(f"Wrote {written}")

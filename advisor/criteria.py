@@ -40,7 +40,7 @@ class Criteria(Record):
     output: str | None = None  # logits | probabilities | None (each loss's stable default)
     # Computational constraints.
     budget_seconds: float = 60.0
-    memory_mb: float | None = None
+    memory_limit_mb: float | None = None
     jobs: int = 1
     # Problem domain.
     domain: str = "generic"
@@ -58,7 +58,8 @@ class Criteria(Record):
 
 
 def criteria_for(profile: DatasetProfile, *, model: str = "mlp", output: str | None = None,
-                 budget_seconds: float = 60.0, memory_mb: float | None = None, jobs: int = 1,
+                 budget_seconds: float = 60.0, memory_limit_mb: float | None = None,
+                 jobs: int = 1,
                  domain: str = "generic", fn_cost: float | None = None,
                  fp_cost: float | None = None, under_cost: float | None = None,
                  over_cost: float | None = None, calibration: bool | None = None,
@@ -106,7 +107,8 @@ def criteria_for(profile: DatasetProfile, *, model: str = "mlp", output: str | N
     if calibration is None:
         calibration = domain in CALIBRATED_DOMAINS and task in ("binary", "multiclass", "multilabel")
     return Criteria(
-        model=model, output=output, budget_seconds=float(budget_seconds), memory_mb=memory_mb,
+        model=model, output=output, budget_seconds=float(budget_seconds),
+        memory_limit_mb=memory_limit_mb,
         jobs=jobs, domain=domain, fn_cost=fn_cost, fp_cost=fp_cost, under_cost=under_cost,
         over_cost=over_cost, calibration_needed=bool(calibration), metric=metric,
         metric_reason=reason, metric_source=source,

@@ -2,8 +2,7 @@
 
 Keras's loss arguments have traps (LOSSES.md §5): ``BinaryFocalCrossentropy`` ignores ``alpha``
 unless ``apply_class_balancing=True`` and then weights class **1** by alpha; a categorical focal
-``alpha`` list weights classes by index; ``CategoricalGeneralizedCrossEntropy`` is missing from
-``keras.losses.get``. ``verify_semantics()`` measures each on the installed Keras with two-row
+``alpha`` list weights classes by index. ``verify_semantics()`` measures each on the installed Keras with two-row
 computations. ``assumed_semantics()`` returns the behaviour verified for the Keras versions we
 test against, without importing Keras, so rule matching stays TensorFlow-free; whenever Keras is
 imported anyway (validation, building ``rec.loss``) the verified behaviour replaces it.
@@ -28,7 +27,6 @@ class KerasSemantics(Record):
     focal_alpha_needs_balancing_flag: bool  # alpha is ignored unless apply_class_balancing=True
     focal_alpha_weights_class_1: bool  # with the flag, alpha multiplies the loss of y = 1
     categorical_focal_alpha_by_index: bool  # an alpha list weights class i by alpha[i]
-    generalized_ce_in_registry: bool  # keras.losses.get knows CategoricalGeneralizedCrossEntropy
 
     def keras_binary_alpha(self, weight_on_positive: float) -> float:
         """Keras's ``alpha`` that puts ``weight_on_positive`` on class 1 (the positive class)."""
@@ -52,7 +50,6 @@ def assumed_semantics() -> KerasSemantics:
         focal_alpha_needs_balancing_flag=True,
         focal_alpha_weights_class_1=True,
         categorical_focal_alpha_by_index=True,
-        generalized_ce_in_registry=False,
     )
 
 
@@ -106,16 +103,10 @@ def measure_semantics() -> KerasSemantics:
     categorical = keras.losses.CategoricalFocalCrossentropy(alpha=[0.9, 0.1])
     by_index = (value(categorical, [[1.0, 0.0]], [[0.5, 0.5]])
                 > value(categorical, [[0.0, 1.0]], [[0.5, 0.5]]))
-    try:
-        keras.losses.get("CategoricalGeneralizedCrossEntropy")
-        registry = True
-    except ValueError:
-        registry = False
     return KerasSemantics(
         keras_version=keras.__version__,
         verified=True,
         focal_alpha_needs_balancing_flag=gated,
         focal_alpha_weights_class_1=on_class_1,
         categorical_focal_alpha_by_index=by_index,
-        generalized_ce_in_registry=registry,
     )

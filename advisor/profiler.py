@@ -34,6 +34,7 @@ MAD_TO_SIGMA = 1.4826
 MEANAD_TO_SIGMA = 1.253314
 EFFECTIVE_NUMBER_BETA = 0.999  # Cui et al. 2019's usual choice for the effective number of samples
 MIN_CLASS_ROWS = 10  # fewer rows than this cannot be split into validation folds meaningfully
+HISTOGRAM_BINS = 40
 
 Label = str | int | float | bool
 
@@ -97,6 +98,9 @@ class DatasetProfile(Record):
     target_bounded_unit: bool | None
     target_dispersion: float | None
     target_decades: float | None
+    # Histogram of the target (values beyond the edges counted in the end bins), for reports.
+    target_histogram_edges: tuple[float, ...] | None
+    target_histogram_counts: tuple[int, ...] | None
     # Features.
     n_features: int
     n_numeric_features: int
@@ -261,7 +265,8 @@ def _target_facts(values, call: TaskCall) -> dict[str, Any]:
          "target_robust_scale", "target_skewness", "target_excess_kurtosis",
          "target_outlier_fraction", "target_outlier_low", "target_outlier_high",
          "target_zero_fraction", "target_bounded_unit", "target_dispersion", "target_decades",
-         "target_integer_valued", "target_non_negative"]
+         "target_integer_valued", "target_non_negative", "target_histogram_edges",
+         "target_histogram_counts"]
     )
     if isinstance(values, pd.DataFrame):
         return {**empty, "target_dtype": "multilabel", "target_unique_count": values.shape[1],
@@ -295,7 +300,10 @@ def _target_facts(values, call: TaskCall) -> dict[str, Any]:
     if len(positive) >= 2 and v.min() >= 0:
         q01, q99 = np.quantile(positive, [0.01, 0.99])
         decades = float(math.log10(q99 / q01)) if q01 > 0 else None
+    edges, counts = _histogram(v, low, high, integer)
     base.update(
+        target_histogram_edges=edges,
+        target_histogram_counts=counts,
         target_mean=mean,
         target_std=std,
         target_min=float(v.min()),
@@ -314,6 +322,21 @@ def _target_facts(values, call: TaskCall) -> dict[str, Any]:
         target_decades=decades,
     )
     return base
+
+
+def _histogram(v: np.ndarray, fence_low: float, fence_high: float, integer: bool):
+    """Bins over the bulk of the target and both outlier fences; the tails pile into the end bins
+    so gross outliers neither vanish nor squash the picture."""
+    low = max(float(v.min()), min(fence_low, float(np.quantile(v, 0.005))))
+    high = min(float(v.max()), max(fence_high, float(np.quantile(v, 0.995))))
+    if high <= low:
+        low, high = float(v.min()) - 0.5, float(v.max()) + 0.5
+    if integer and high - low <= HISTOGRAM_BINS:
+        edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0)  # one bin per integer
+    else:
+        edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    counts, _ = np.histogram(np.clip(v, edges[0], edges[-1]), bins=edges)
+    return tuple(float(e) for e in edges), tuple(int(c) for c in counts)
 
 
 def _class_facts(values, task: str) -> dict[str, Any]:

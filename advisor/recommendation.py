@@ -92,7 +92,7 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
               candidates: int = 4, seed: int = 0, rules: list | tuple = (), jobs: int = 1,
               fn_cost: float | None = None, fp_cost: float | None = None,
               under_cost: float | None = None, over_cost: float | None = None,
-              calibration: bool | None = None, memory_mb: float | None = None,
+              calibration: bool | None = None, memory_limit_mb: float | None = None,
               encoding: str | None = None, cache: bool | str | os.PathLike = True,
               model_fn: Callable | None = None, progress: bool = False,
               command: str | None = None) -> Recommendation:
@@ -108,7 +108,7 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
     prof = profile_frame(frame, target, task, source=source, source_format=fmt, seed=seed)
     book = RuleBook.load(rules)
     crit = criteria_for(prof, model=model, output=output, budget_seconds=budget,
-                        memory_mb=memory_mb, jobs=jobs, domain=domain, fn_cost=fn_cost,
+                        memory_limit_mb=memory_limit_mb, jobs=jobs, domain=domain, fn_cost=fn_cost,
                         fp_cost=fp_cost, under_cost=under_cost, over_cost=over_cost,
                         calibration=calibration, metric=metric, known_domains=book.domains)
     if candidates < 1:
@@ -150,7 +150,8 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
         validation=validation,
         recommendation=chosen,
         warnings=tuple(dict.fromkeys(warnings)),
-        reproducibility=_reproducibility(seed, book, semantics, command, validate, candidates),
+        reproducibility=_reproducibility(seed, book, semantics, command, validate, candidates,
+                                         encoding),
     )
 
 
@@ -206,7 +207,8 @@ def _frame_digest(frame: pd.DataFrame) -> str:
     return hashlib.sha256(header + hashed.tobytes()).hexdigest()
 
 
-def _reproducibility(seed, book: RuleBook, semantics, command, validate, candidates) -> dict:
+def _reproducibility(seed, book: RuleBook, semantics, command, validate, candidates,
+                     encoding) -> dict:
     from importlib import metadata
 
     versions = {"python": platform.python_version()}
@@ -218,6 +220,7 @@ def _reproducibility(seed, book: RuleBook, semantics, command, validate, candida
     return {
         "seed": seed,
         "command": command,
+        "encoding": encoding,
         "validated": validate,
         "candidates_trialled": candidates if validate else 0,
         "rules_files": [{"path": path, "sha256": sha} for path, sha in book.files],

@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import os
 import re
 import types
 import typing
@@ -171,8 +172,13 @@ class Evidence(Record):
     observed: Any
 
     def text(self) -> str:
-        return f"{self.fact} = {show(self.observed)} {OPS[self.op]} {show(self.expected)}" \
-            if self.op in ORDERED_OPS else f"{self.fact} = {show(self.observed)} ({OPS[self.op]} {show(self.expected)})"
+        """``minority_fraction = 0.0643 < 0.1``; ``domain = medical`` for an equality."""
+        observed = f"{self.fact} = {show(self.observed)}"
+        if self.op in ORDERED_OPS:
+            return f"{observed} {OPS[self.op]} {show(self.expected)}"
+        if self.op == "eq":
+            return observed
+        return f"{observed} ({OPS[self.op]} {show(self.expected)})"
 
 
 @dataclass(frozen=True)
@@ -225,16 +231,23 @@ class RuleBook:
     def load(cls, paths: list[str | Path] | tuple = (), defaults: bool = True) -> RuleBook:
         """The shipped rules (unless ``defaults=False``) and then each user file, in order."""
         sources: list[tuple[str, str]] = []
+        shipped: dict[Path, int] = {}  # a default file's location -> its index in sources
         if defaults:
             folder = resources.files("advisor.default_rules")
             for entry in sorted(folder.iterdir(), key=lambda e: e.name):
                 if entry.name.endswith(".yaml"):
                     sources.append((f"rules/{entry.name}", entry.read_text(encoding="utf-8")))
-        for path in paths:
-            path = Path(path)
+                    shipped[Path(str(entry)).resolve()] = len(sources) - 1
+        for given in paths:
+            path = Path(given)
             if not path.is_file():
                 raise RulesError(f"Rules file {path} does not exist or is not a file.")
-            sources.append((str(path), path.read_text(encoding="utf-8")))
+            # The name as given, so callers can match problems to the paths they passed.
+            index = shipped.get(path.resolve())
+            if index is not None:  # a default file named again (advisor rules check rules/*.yaml)
+                sources[index] = (os.fspath(given), sources[index][1])
+                continue
+            sources.append((os.fspath(given), path.read_text(encoding="utf-8")))
         parsed = [(name, text, _parse_yaml(name, text)) for name, text in sources]
         domains = tuple(d for _, _, data in parsed for d in (data.get("domains") or {}))
         schema = fact_schema(domains)
@@ -251,10 +264,10 @@ class RuleBook:
         files = tuple((name, hashlib.sha256(text.encode()).hexdigest()) for name, text in sources)
         return cls(tuple(rules), files, domains)
 
-    def check_examples(self) -> list[str]:
+    def check_examples(self, rules: list[Rule] | None = None) -> list[str]:
         """Every rule must fire on its ``fires`` example and not on its ``does_not_fire`` one."""
         problems = []
-        for rule in self.rules:
+        for rule in self.rules if rules is None else rules:
             if not rule.fires(rule.fires_example):
                 problems.append(f"{rule.source}: rule '{rule.id}': examples.fires does not fire "
                                 f"({'; '.join(c.text() for c in rule.when)})")
@@ -310,7 +323,7 @@ class RuleBook:
                 id=f"{loss}({label})" if per_loss[loss] > 1 and label else loss,
                 score=float(sum(w for _, w in firings)),
                 rules=firing_list,
-                why="; ".join(dict.fromkeys(f.because for f in firing_list)),
+                why=" ".join(dict.fromkeys(f.because for f in firing_list)),
             ))
         candidates.sort(key=lambda c: (-c.score, c.complexity, c.id))
         return Matching(tuple(candidates), tuple(excluded.values()), tuple(fired))
@@ -362,24 +375,39 @@ def _parse_yaml(name: str, text: str) -> dict:
     return data
 
 
-def _check_scalars(name: str, node) -> None:
+def _check_scalars(name: str, node, rule: str | None = None, key: str = "") -> None:
+    """Raw-scalar checks the constructed data cannot show (octal-looking integers, floats without
+    a dot), reported like every other error: the file, the rule and the key."""
     if isinstance(node, yaml.ScalarNode):
-        raw = node.value
-        line = node.start_mark.line + 1
-        if node.tag.endswith(":int") and re.fullmatch(r"[-+]?0\d+", raw):
-            raise RulesError(f"{name} line {line}: '{raw}' has a leading zero (YAML reads it as "
-                             "octal); write the number without it.")
-        if node.tag.endswith(":str") and node.style is None and re.fullmatch(
-                r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", raw) and "." not in raw:
-            raise RulesError(f"{name} line {line}: '{raw}' is read as text; write floats with a "
-                             f"dot, e.g. {raw.replace('e', '.0e').replace('E', '.0E')}.")
+        problem = _raw_scalar_problem(node)
+        if problem:
+            where = name + (f": rule {rule}" if rule else "") + (f": {key}" if key else "")
+            raise RulesError(f"{where}: {problem} (line {node.start_mark.line + 1})")
     elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_scalars(name, item)
+        for i, item in enumerate(node.value):
+            if rule is None and key == "rules" and isinstance(item, yaml.MappingNode):
+                rule_id = next((v.value for k, v in item.value if isinstance(k, yaml.ScalarNode)
+                                and k.value == "id" and isinstance(v, yaml.ScalarNode)), None)
+                _check_scalars(name, item, f"'{rule_id}'" if rule_id else f"#{i + 1}")
+            else:
+                _check_scalars(name, item, rule, f"{key}[{i}]")
     elif isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            _check_scalars(name, key)
-            _check_scalars(name, value)
+        for k, v in node.value:
+            _check_scalars(name, k, rule, key)
+            label = k.value if isinstance(k, yaml.ScalarNode) else "?"
+            _check_scalars(name, v, rule, f"{key}.{label}" if key else label)
+
+
+def _raw_scalar_problem(node: yaml.ScalarNode) -> str | None:
+    raw = node.value
+    if node.tag.endswith(":int") and re.fullmatch(r"[-+]?0\d+", raw):
+        return f"'{raw}' has a leading zero (YAML reads it as octal); write the number without it"
+    # Plain (unquoted) style is None in PyYAML's Python composer and '' in its C one.
+    if node.tag.endswith(":str") and not node.style and re.fullmatch(
+            r"[-+]?\d+[eE][-+]?\d+", raw):
+        return (f"'{raw}' is read as text; write floats with a dot, e.g. "
+                f"{raw.replace('e', '.0e').replace('E', '.0E')}")
+    return None
 
 
 def _file_rules(name: str, data: dict, schema: dict[str, FactType]) -> list[Rule]:
@@ -544,8 +572,10 @@ def _suggestion(fail, index: int, item) -> Suggestion:
             fail(f"{key}.params.{name}", f"loss '{spec.key}' does not take '{name}' (takes {takes})")
         if param.kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
             fail(f"{key}.params.{name}", f"expected a number, found {value!r}")
-        if param.kind is float and ((param.low is not None and value < param.low)
-                                     or (param.high is not None and value > param.high)):
-            fail(f"{key}.params.{name}", f"{value!r} is outside [{param.low}, {param.high}]")
-    return Suggestion(spec.key, float(weight),
-                      tuple(sorted((k, float(v) if isinstance(v, int) else v) for k, v in params.items())))
+        if param.kind is float and not param.within(value):
+            fail(f"{key}.params.{name}", f"{value!r} is outside {param.interval()}")
+    # Integers written for float parameters become floats; other kinds (a registered loss's
+    # bool or int arguments) stay as written.
+    return Suggestion(spec.key, float(weight), tuple(sorted(
+        (k, float(v) if spec.param(k).kind is float and not isinstance(v, bool) else v)
+        for k, v in params.items())))

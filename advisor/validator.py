@@ -62,7 +62,9 @@ class CandidateResult(Record):
     diff_mean: float | None  # vs the rules' pick, positive = better than the pick
     diff_ci_low: float | None
     diff_ci_high: float | None
-    scores: tuple[float | None, ...]
+    scores: tuple[float | None, ...]  # one per trial, in (seed, fold) order
+    folds: tuple[int, ...]
+    seeds: tuple[int, ...]
     epochs: tuple[int, ...]
     curves: tuple[tuple[float, ...], ...]  # validation loss per epoch, first seed, each fold
 
@@ -377,6 +379,8 @@ def _verdict(candidates, plan: Plan, results, dropped, metric, n_folds) -> dict[
             diff_ci_low=d.low if d is not None else None,
             diff_ci_high=d.high if d is not None else None,
             scores=tuple(r.score for r in trial_rows),
+            folds=tuple(r.fold for r in trial_rows),
+            seeds=tuple(r.seed for r in trial_rows),
             epochs=tuple(r.epochs for r in trial_rows),
             curves=tuple(r.val_loss for r in trial_rows if r.seed == first_seed),
         ))

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import advisor
-from advisor.recommend import Recommendation
+from advisor.recommendation import Recommendation
 from tests.conftest import SAMPLE_DATA
 
 
