@@ -1,0 +1,75 @@
+"""What do the rules cost on top of profiling? ``recommend --no-validate`` vs ``profile``.
+
+On a seeded 100,000-row mixed CSV (the same generator as profile_speed.py), alternating in one
+run, this times (1) the two library calls in-process and (2) the two whole commands as fresh
+processes (imports included), and prints the ratios. Target: ``advisor recommend --no-validate``
+costs at most 5% more than ``advisor profile``, and imports no TensorFlow.
+
+    python benchmarks/recommend_overhead.py [--rows 100000] [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from profile_speed import make_table  # noqa: E402
+
+import advisor  # noqa: E402
+
+
+def _seconds(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    path = make_table(args.rows)
+    print(f"file: {path.name}, {args.rows:,} rows × 20 columns, "
+          f"{os.path.getsize(path) / 2**20:.1f} MiB")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+
+    advisor.recommend(path, target="target", validate=False)  # warm imports and caches
+    profile_s, recommend_s = [], []
+    for _ in range(args.repeats):
+        profile_s.append(_seconds(lambda: advisor.profile(path, target="target")))
+        recommend_s.append(_seconds(lambda: advisor.recommend(path, target="target", validate=False)))
+    p, r = statistics.median(profile_s), statistics.median(recommend_s)
+    print(f"in-process: profile {p:.3f} s, recommend --no-validate {r:.3f} s, "
+          f"ratio {r / p:.3f}× (target ≤ 1.05×)")
+
+    check = ("import sys; from advisor.cli import main\n"
+             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n")
+    base = [sys.executable, "-c", check]
+    commands = {
+        "profile": base + ["profile", str(path), "--target", "target"],
+        "recommend": base + ["recommend", str(path), "--target", "target", "--no-validate"],
+    }
+    seconds = {name: [] for name in commands}
+    for _ in range(args.repeats):
+        for name, command in commands.items():
+            start = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True)
+            seconds[name].append(time.perf_counter() - start)
+            if done.returncode != 0:
+                raise SystemExit(f"{name} failed: {done.stderr.strip()}")
+    cp, cr = statistics.median(seconds["profile"]), statistics.median(seconds["recommend"])
+    print(f"commands:   advisor profile {cp:.3f} s, advisor recommend --no-validate {cr:.3f} s, "
+          f"ratio {cr / cp:.3f}× (target ≤ 1.05×); no TensorFlow imported")
+
+
+if __name__ == "__main__":
+    main()
