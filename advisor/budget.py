@@ -2,12 +2,13 @@
 
 A pilot measures the fixed cost of a trial and the cost of an epoch (``a + b · steps``). A round —
 every candidate on every fold with one seed — must fit in what is left, assuming each trial runs
-to 70% of its epoch cap (early stopping usually ends it sooner; a trial that would overrun the
+to 60% of its epoch cap (early stopping usually ends it sooner; a trial that would overrun the
 deadline is stopped and left out). Cuts are made in the order that costs the comparison least:
 seeds (3 → 1), the epoch cap down to 40, folds down to 3, a stratified row sample from a fixed
 ladder, the cap down to 25, then the lowest-ranked candidates (the rules' pick and the default
-loss stay), each recorded for the report. Times are snapped to a coarse grid and choices come
-from ladders, so the same run on the same machine makes the same plan.
+loss stay), each recorded for the report. After the first round, the epochs its trials actually ran decide
+how many more seeds fit. Times are snapped to a coarse grid, choices come from ladders, and
+epochs are deterministic, so the same run on the same machine makes the same plan.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ STARTUP_SECONDS = 4.0  # importing TensorFlow
 USABLE_SHARE = 0.85  # of the time left after the pilot; the rest is slack for scoring and noise
 # Early stopping (patience 10) ends most trials well before the cap; plan on this share of it.
 # A trial that would overrun the deadline is stopped and left out, never the whole run.
-EXPECTED_EPOCH_SHARE = 0.7
+EXPECTED_EPOCH_SHARE = 0.6
 WORKER_START_SECONDS = 6.0  # importing TensorFlow in each new worker process
 
 
@@ -67,15 +68,44 @@ def snapped(timing: Timing) -> Timing:
         return 0.0 if x <= 0 else 2 ** (round(2 * math.log2(x)) / 2)
 
     return Timing(snap(timing.trial_seconds), snap(timing.epoch_seconds),
-                  snap(timing.step_seconds), timing.batch_size)
+                  snap(timing.step_seconds), timing.batch_size, snap(timing.compile_seconds))
 
 
 def planning_seconds(budget_seconds: float, timing: Timing) -> float:
     """The time the plan may spend: the budget less a modelled start-up (importing TensorFlow and
     the pilot itself), not the clock's reading — so a warm cache or a slow import does not
     change the plan. The deadline still holds every trial to the real clock."""
-    pilot = timing.trial_seconds + 5 * (timing.epoch_seconds + 30 * timing.step_seconds)
+    pilot = timing.compile_seconds + 2 * timing.trial_seconds + 5 * (
+        timing.epoch_seconds + 30 * timing.step_seconds)
     return budget_seconds - STARTUP_SECONDS - pilot
+
+
+def available_seconds(budget_seconds: float, timing: Timing, jobs: int) -> float:
+    """What trials may spend, by the model (deterministic), not by the clock."""
+    timing = snapped(timing)
+    start = WORKER_START_SECONDS if jobs > 1 else 0.0
+    return planning_seconds(budget_seconds, timing) * USABLE_SHARE - start
+
+
+def seeds_affordable(plan: Plan, timing: Timing, budget_seconds: float, jobs: int,
+                     spent_epochs: list[int], next_round_epochs: list[int]) -> int:
+    """Seed rounds the budget allows once the first round's trials are known.
+
+    The estimate uses the epochs the first round's trials actually ran (a deterministic
+    quantity: trials are seeded) with the snapped pilot timing, so the answer is the same on a
+    re-run; ``next_round_epochs`` are the epochs of the trials the next rounds would repeat.
+    """
+    timing = snapped(timing)
+    train_rows = int(plan.rows * (plan.folds - 1) / plan.folds * (1 - 0.15))
+
+    def wall(epochs: list[int]) -> float:
+        return sum(trial_seconds(timing, train_rows, e) for e in epochs) / jobs
+
+    tracing = len(plan.candidates) * min(jobs, plan.folds) * timing.compile_seconds / jobs
+    left = available_seconds(budget_seconds, timing, jobs) - tracing - wall(spent_epochs)
+    per_round = wall(next_round_epochs)
+    extra = int(left // per_round) if per_round > 0 else MAX_SEEDS
+    return max(1, min(MAX_SEEDS, 1 + extra))
 
 
 def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], timing: Timing,
@@ -86,17 +116,18 @@ def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], timing: Timing,
 
     ``keep``: candidates never cut for time (the rules' pick and the default loss).
     """
+    available = available_seconds(budget_seconds, timing, jobs)
     timing = snapped(timing)
-    seconds_left = planning_seconds(budget_seconds, timing)
     min_candidates = max(len(set(keep) & set(candidate_ids)), 1)
-    available = seconds_left * USABLE_SHARE - (WORKER_START_SECONDS if jobs > 1 else 0.0)
     folds = min(MAX_FOLDS, folds_possible)
     epochs, rows, k = EPOCH_CAPS[0], rows_total, len(candidate_ids)
 
     def cost(folds, epochs, rows, k):
         train_rows = rows * (folds - 1) / folds * (1 - 0.15)
         waves = math.ceil(k * folds / jobs)
-        return waves * trial_seconds(timing, int(train_rows), epochs * EXPECTED_EPOCH_SHARE)
+        tracing = k * min(jobs, folds) * timing.compile_seconds / jobs
+        return tracing + waves * trial_seconds(timing, int(train_rows),
+                                               epochs * EXPECTED_EPOCH_SHARE)
 
     def fits() -> bool:
         return cost(folds, epochs, rows, k) <= available

@@ -13,8 +13,8 @@ raises :class:`BudgetExceeded` instead of returning, so it is never cached as if
 from __future__ import annotations
 
 import math
-import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -122,10 +122,7 @@ def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: flo
                      model_fn: Callable | None, threads: int) -> TrialResult:
     keras = import_keras(threads)
     started = time.time()
-    keras.utils.set_random_seed(job.seed)
-    model = build_model(keras, data.n_features, job.head, job.settings, model_fn)
-    loss = _loss_instance(job)
-    model.compile(optimizer=keras.optimizers.Adam(job.settings.learning_rate), loss=loss)
+    model = compiled_model(keras, job, data.n_features, model_fn)
     train, val = datasets(data, job)
     watch = _Watch(keras, deadline)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=job.settings.patience,
@@ -181,6 +178,42 @@ def _arrays(x: np.ndarray, y: np.ndarray, job: TrialJob) -> tuple:
 
 
 PREDICT_BATCH = 8192
+
+
+# Compiled models kept in this process, most recently used last: tracing a model's train and
+# test functions costs about a second — more than a whole trial's epochs on a small table —
+# and every fold and seed of a candidate can reuse them.
+_COMPILED: OrderedDict = OrderedDict()
+MAX_COMPILED = 16
+
+
+def compiled_model(keras, job: TrialJob, n_features: int, model_fn: Callable | None = None):
+    """A compiled model for ``job`` in exactly the state a fresh one would start in.
+
+    A fresh model is built under the trial's seed for its initial weights (cheap); when this
+    process already compiled a model for the same loss, head and settings, those weights and a
+    reset optimizer go into it and its traced functions are reused. The result is identical to
+    training the fresh model (a test checks it).
+    """
+    keras.utils.set_random_seed(job.seed)
+    fresh = build_model(keras, n_features, job.head, job.settings, model_fn)
+    name = job.loss_class if isinstance(job.loss_class, str) else job.loss_class.__qualname__
+    key = (name, repr(sorted(job.loss_config.items())), job.head, job.settings, n_features,
+           job.model_fn_key, job.task, job.target_transform, job.class_weight is not None)
+    if key in _COMPILED:
+        model, optimizer_state = _COMPILED[key]
+        _COMPILED.move_to_end(key)
+        model.set_weights(fresh.get_weights())
+        for variable, value in zip(model.optimizer.variables, optimizer_state):
+            variable.assign(value)
+        return model
+    fresh.compile(optimizer=keras.optimizers.Adam(job.settings.learning_rate),
+                  loss=_loss_instance(job))
+    fresh.optimizer.build(fresh.trainable_variables)
+    _COMPILED[key] = (fresh, [keras.ops.convert_to_numpy(v) for v in fresh.optimizer.variables])
+    while len(_COMPILED) > MAX_COMPILED:
+        _COMPILED.popitem(last=False)
+    return fresh
 
 
 def output_layer(keras, head: OutputHead) -> Callable:
@@ -285,12 +318,14 @@ class _Watch:
 
 @dataclass(frozen=True)
 class Timing:
-    """What one pilot measured: fixed cost per trial, and per epoch ``a + b · steps``."""
+    """What one pilot measured: fixed cost per trial and per candidate (tracing), and per epoch
+    ``a + b · steps``."""
 
     trial_seconds: float
     epoch_seconds: float
     step_seconds: float
     batch_size: int
+    compile_seconds: float = 0.0  # tracing a candidate's model, once per process
 
 
 def time_training(job: TrialJob, data_key: str, data: FoldData, threads: int,
@@ -300,10 +335,7 @@ def time_training(job: TrialJob, data_key: str, data: FoldData, threads: int,
     (``data_key`` names ``data`` in a cache key.)"""
     keras = import_keras(threads)
     started = time.perf_counter()
-    keras.utils.set_random_seed(job.seed)
-    model = build_model(keras, data.n_features, job.head, job.settings, model_fn)
-    model.compile(optimizer=keras.optimizers.Adam(job.settings.learning_rate),
-                  loss=_loss_instance(job))
+    model = compiled_model(keras, job, data.n_features, model_fn)
     batch = job.settings.batch_size
     train, val = datasets(data, job)
     fit = dict(validation_data=val, verbose=0, shuffle=False)
@@ -318,7 +350,14 @@ def time_training(job: TrialJob, data_key: str, data: FoldData, threads: int,
         model.fit(part, epochs=2, **fit)
         timings.append(((time.perf_counter() - tick) / 2, math.ceil(rows / batch)))
     (full, steps_full), (part, steps_part) = timings
+    # A later trial of the same candidate reuses the traced model: its fixed cost is a fresh
+    # build for the initial weights, the reset, and the two predictions.
+    tick = time.perf_counter()
+    model = compiled_model(keras, job, data.n_features, model_fn)
+    predict_scores(model, data.x_val, job)
+    predict_scores(model, data.x_test, job)
+    trial_fixed = time.perf_counter() - tick
     step = max((full - part) / max(steps_full - steps_part, 1), 0.0)
     epoch_fixed = max(full - step * steps_full, 0.0)
-    trial_fixed = max(first - full, 0.0)
-    return Timing(trial_fixed, epoch_fixed, step, batch)
+    compile_seconds = max(first - full - trial_fixed, 0.0)
+    return Timing(trial_fixed, epoch_fixed, step, batch, compile_seconds)

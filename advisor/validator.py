@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from advisor.budget import Plan, batch_size_for, plan_trials
+from advisor.budget import Plan, batch_size_for, plan_trials, seeds_affordable
 from advisor.cache import memory
 from advisor.compare import (MIN_TRIALS, Interval, better_beyond_noise, corrected_interval,
                              paired_difference, worse_beyond_noise)
@@ -170,18 +170,25 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     dropped: dict[str, str] = {}
     bar = _Progress(progress, len(alive) * len(folds) * plan.seeds)
     seeds_run = 0
-    for round_index in range(plan.seeds):
+    round_index = 0
+    while round_index < plan.seeds:
         if round_index > 0 and time.time() >= deadline:
             break
         trial_seed = seed + SEED_STRIDE * round_index
         batch = [(_job(by_id[cid], profile, f.fold, trial_seed, settings, model_key), f)
                  for f in folds for cid in alive]
         results.extend(_run(batch, deadline, model_fn, cache_dir, threads, jobs, bar))
+        round_index += 1
         seeds_run += 1
-        if round_index == 0:
+        if round_index == 1:  # after the first round
             dropped = _hopeless(results, alive, candidates[0].id, metric.greater_is_better,
                                 len(folds))
             alive = [cid for cid in alive if cid not in dropped]
+            seeds = seeds_affordable(plan, timing, criteria.budget_seconds, jobs,
+                                     [r.epochs for r in results],
+                                     [r.epochs for r in results if r.candidate_id in alive])
+            plan = _with_seeds(plan, seeds)
+            bar.resize(len(alive) * len(folds) * (seeds - 1) + len(results))
     bar.close()
     if seeds_run < plan.seeds:
         warnings.append(f"The budget ran out after {seeds_run} of {plan.seeds} planned seed rounds.")
@@ -199,6 +206,16 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
         budget_seconds=criteria.budget_seconds, model=model_key or settings.architecture,
         left_out_features=prepared.left_out, warnings=tuple(warnings),
     )
+
+
+def _with_seeds(plan: Plan, seeds: int) -> Plan:
+    """The plan with the seed count the first round's epochs afford, its cuts text to match."""
+    from advisor.budget import MAX_SEEDS
+
+    cuts = tuple(c for c in plan.cuts if not c.startswith("seeds "))
+    if seeds < MAX_SEEDS:
+        cuts = (f"seeds {MAX_SEEDS} → {seeds}",) + cuts
+    return plan.replace(seeds=seeds, cuts=cuts)
 
 
 def _job(candidate: Candidate, profile: DatasetProfile, fold: int, seed: int, settings,
@@ -395,8 +412,8 @@ class _Progress:
         self.total, self.done, self.started = total, 0, time.time()
         self._draw()
 
-    def extend(self, more: int) -> None:
-        self.total += more
+    def resize(self, total: int) -> None:
+        self.total = total
         self._draw()
 
     def step(self) -> None:
