@@ -20,6 +20,7 @@ from importlib import import_module
 from typing import Any, Callable
 
 from advisor.code import render_code
+from advisor.conditions import holds
 from advisor.criteria import Criteria
 from advisor.errors import UsageError
 from advisor.keras_semantics import KerasSemantics, assumed_semantics
@@ -86,20 +87,7 @@ class Requirement:
     reason: str
 
     def holds(self, facts: dict[str, Any]) -> bool:
-        observed = facts.get(self.fact)
-        if observed is None:
-            return self.op == "is_none"
-        return {
-            "eq": lambda: observed == self.value,
-            "ne": lambda: observed != self.value,
-            "gt": lambda: observed > self.value,
-            "ge": lambda: observed >= self.value,
-            "lt": lambda: observed < self.value,
-            "le": lambda: observed <= self.value,
-            "in": lambda: observed in self.value,
-            "not_in": lambda: observed not in self.value,
-            "is_none": lambda: False,
-        }[self.op]()
+        return holds(facts.get(self.fact), self.op, self.value)
 
 
 @dataclass(frozen=True)

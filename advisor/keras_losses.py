@@ -678,8 +678,32 @@ class SymmetricCrossentropy(_AdvisorLoss):
         return config
 
 
+class _GeneralizedCrossentropy(_AdvisorLoss):
+    """Shared by the L_q losses: ``(1 - p_t**q) / q`` with the true-class probability ``p_t``
+    floored at ``keras.config.epsilon()``, computed as ``-expm1(q * log(p_t)) / q`` so it stays
+    accurate as ``q`` gets small. Subclasses say how ``p_t`` is read off the predictions."""
+
+    def __init__(self, q, from_logits, reduction, name, dtype):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.q = _check_left_open("q", q, 0.0, 1.0)
+        self.from_logits = bool(from_logits)
+
+    def _true_class_probability(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def call(self, y_true, y_pred):
+        p_t = self._true_class_probability(y_true, y_pred)
+        log_pt = ops.log(ops.maximum(p_t, keras.config.epsilon()))
+        return -ops.expm1(self.q * log_pt) / self.q
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"q": self.q, "from_logits": self.from_logits})
+        return config
+
+
 @keras.saving.register_keras_serializable(package="advisor")
-class BinaryGeneralizedCrossentropy(_AdvisorLoss):
+class BinaryGeneralizedCrossentropy(_GeneralizedCrossentropy):
     """Generalized cross-entropy (L_q) for a single sigmoid output.
 
     With ``p`` the predicted probability and ``p_t = y * p + (1 - y) * (1 - p)``
@@ -705,34 +729,21 @@ class BinaryGeneralizedCrossentropy(_AdvisorLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
-    def __init__(
-        self,
-        q=0.7,
-        from_logits=False,
-        reduction="sum_over_batch_size",
-        name="binary_generalized_crossentropy",
-        dtype=None,
-    ):
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.q = _check_left_open("q", q, 0.0, 1.0)
-        self.from_logits = bool(from_logits)
+    def __init__(self, q=0.7, from_logits=False, reduction="sum_over_batch_size",
+                 name="binary_generalized_crossentropy", dtype=None):
+        super().__init__(q, from_logits, reduction, name, dtype)
 
-    def call(self, y_true, y_pred):
+    def _true_class_probability(self, y_true, y_pred):
         y_true, y_pred = _prepare(y_true, y_pred)
         log_p, log_1mp = _binary_log_probs(y_pred, self.from_logits)
-        p_t = y_true * ops.exp(log_p) + (1.0 - y_true) * ops.exp(log_1mp)
-        log_pt = ops.log(ops.maximum(p_t, keras.config.epsilon()))
-        loss = -ops.expm1(self.q * log_pt) / self.q
-        return ops.mean(loss, axis=-1)
+        return y_true * ops.exp(log_p) + (1.0 - y_true) * ops.exp(log_1mp)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"q": self.q, "from_logits": self.from_logits})
-        return config
+    def call(self, y_true, y_pred):
+        return ops.mean(super().call(y_true, y_pred), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="advisor")
-class CategoricalGeneralizedCrossentropy(_AdvisorLoss):
+class CategoricalGeneralizedCrossentropy(_GeneralizedCrossentropy):
     """Generalized cross-entropy (L_q) for a softmax output and one-hot labels.
 
     With ``p_t = sum(y * softmax)`` the predicted probability of the true class::
@@ -753,26 +764,11 @@ class CategoricalGeneralizedCrossentropy(_AdvisorLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
-    def __init__(
-        self,
-        q=0.7,
-        from_logits=False,
-        reduction="sum_over_batch_size",
-        name="categorical_generalized_crossentropy",
-        dtype=None,
-    ):
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.q = _check_left_open("q", q, 0.0, 1.0)
-        self.from_logits = bool(from_logits)
+    def __init__(self, q=0.7, from_logits=False, reduction="sum_over_batch_size",
+                 name="categorical_generalized_crossentropy", dtype=None):
+        super().__init__(q, from_logits, reduction, name, dtype)
 
-    def call(self, y_true, y_pred):
+    def _true_class_probability(self, y_true, y_pred):
         y_true, y_pred = _prepare(y_true, y_pred, align=False)
         log_probs = _log_softmax_probs(y_pred, self.from_logits)
-        p_t = ops.sum(y_true * ops.exp(log_probs), axis=-1)
-        log_pt = ops.log(ops.maximum(p_t, keras.config.epsilon()))
-        return -ops.expm1(self.q * log_pt) / self.q
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"q": self.q, "from_logits": self.from_logits})
-        return config
+        return ops.sum(y_true * ops.exp(log_probs), axis=-1)

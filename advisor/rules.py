@@ -33,6 +33,7 @@ import yaml
 
 from advisor import catalog
 from advisor.catalog import LossConfig
+from advisor.conditions import OPS, ORDERED_OPS, holds
 from advisor.criteria import DOMAINS, MODELS, OUTPUTS, Criteria
 from advisor.errors import AdvisorError
 from advisor.keras_semantics import KerasSemantics
@@ -43,9 +44,6 @@ from advisor.target import TASKS
 
 CRITERIA = ("data_distribution", "model_architecture", "computational_constraints",
             "problem_domain")
-OPS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥", "in": "in",
-       "not_in": "not in"}
-ORDERED_OPS = ("lt", "le", "gt", "ge")
 RULE_KEYS = {"id", "title", "criterion", "when", "suggest", "exclude", "because", "references",
              "examples"}
 FILE_KEYS = {"criterion", "description", "domains", "rules"}
@@ -113,21 +111,7 @@ class Condition:
 
     def holds(self, facts: dict[str, Any]) -> bool:
         """A fact that is None (does not apply) fails every test; it never raises."""
-        observed = facts.get(self.fact)
-        if observed is None:
-            return False
-        if self.op == "eq":
-            return observed == self.value
-        if self.op == "ne":
-            return observed != self.value
-        if self.op == "in":
-            return observed in self.value
-        if self.op == "not_in":
-            return observed not in self.value
-        if isinstance(observed, bool) or not isinstance(observed, (int, float)):
-            return False
-        return {"lt": observed < self.value, "le": observed <= self.value,
-                "gt": observed > self.value, "ge": observed >= self.value}[self.op]
+        return holds(facts.get(self.fact), self.op, self.value)
 
     def text(self) -> str:
         return f"{self.fact} {OPS[self.op]} {show(self.value)}"

