@@ -4,6 +4,10 @@ Scores from k-fold cross-validation are not independent (training sets overlap),
 t-interval is too narrow. We use the corrected resampled t-test of Nadeau & Bengio (2003), as
 extended to repeated k-fold by Bouckaert & Frank (2004): the variance of a mean over n trials is
 ``(1/n + n_test/n_train) · s²`` with n − 1 degrees of freedom.
+
+"Not different" is not "the same": with three noisy trials nearly everything is not different.
+A simpler loss replaces the rules' pick only when the two are shown *equivalent* — the interval
+of their difference inside ±2% of the score (Schuirmann's two one-sided tests, 1987).
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ import numpy as np
 
 LEVEL = 0.95
 MIN_TRIALS = 3
+# Two losses are equivalent when their difference is shown to lie within 2% of the score
+# (the whole 95% interval inside ± the margin, as in a two one-sided tests procedure).
+EQUIVALENCE_SHARE = 0.02
+EQUIVALENCE_FLOOR = 1e-3
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,19 @@ def paired_difference(a: dict, b: dict, test_train_ratio: float, greater_is_bett
     shared = sorted(set(a) & set(b))
     sign = 1.0 if greater_is_better else -1.0
     return corrected_interval([sign * (a[k] - b[k]) for k in shared], test_train_ratio)
+
+
+def equivalence_margin(scores) -> float:
+    """± this much is "the same" for a metric at these scores: 2% of their size."""
+    values = np.asarray(scores, dtype="float64")
+    size = float(np.abs(values).mean()) if len(values) else 0.0
+    return max(EQUIVALENCE_SHARE * size, EQUIVALENCE_FLOOR)
+
+
+def equivalent(diff: Interval, margin: float) -> bool:
+    """Shown equivalent, not merely not different: the interval lies inside ± ``margin``."""
+    return (diff.n >= MIN_TRIALS and diff.low is not None
+            and -margin <= diff.low and diff.high <= margin)
 
 
 def better_beyond_noise(diff: Interval) -> bool:

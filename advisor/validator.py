@@ -6,8 +6,10 @@ fits the task and domain — never on the loss itself. A pilot times the first e
 then decides folds, epochs, rows and seeds (:mod:`advisor.budget`). Paired, corrected intervals
 (:mod:`advisor.compare`) decide the verdict:
 
-- ``confirmed``: nobody beats the rules' pick beyond noise. A simpler loss tied with the pick is
-  recommended instead ("tied — keep the simpler loss"), and the verdict says so.
+- ``confirmed``: nobody beats the rules' pick beyond noise. A simpler loss shown equivalent to
+  the pick (within ±2% of the score) is recommended instead ("tied — keep the simpler loss");
+  candidates the trials cannot separate from the pick, but cannot show equivalent either, leave
+  the rules' pick standing. The verdict says which.
 - ``overturned``: another candidate is better beyond noise; the verdict says by how much.
 - ``inconclusive``: too few trials finished to tell; the rules' pick stands.
 
@@ -31,7 +33,7 @@ import pandas as pd
 from advisor.budget import Plan, batch_size_for, plan_trials, seeds_affordable
 from advisor.cache import memory
 from advisor.compare import (MIN_TRIALS, Interval, better_beyond_noise, corrected_interval,
-                             paired_difference, worse_beyond_noise)
+                             equivalence_margin, equivalent, paired_difference, worse_beyond_noise)
 from advisor.criteria import Criteria
 from advisor.errors import AdvisorError
 from advisor.metrics import METRICS, metric_context
@@ -312,6 +314,17 @@ def _verdict(candidates, plan: Plan, results, dropped, metric, n_folds) -> dict[
     def simplest(ids):
         return min(ids, key=lambda c: (simple[c], rank[c]))
 
+    def margin_around(reference: str) -> float:
+        return equivalence_margin(list(scores[reference].values()))
+
+    def equivalent_and_simpler(reference: str) -> list[str]:
+        """Simpler candidates shown equivalent to ``reference`` (TOST-style: the whole interval
+        of the difference inside ± the margin), ``reference`` itself first."""
+        margin = margin_around(reference)
+        return [reference] + [c for c in usable if c != reference
+                              and simple[c] < simple[reference]
+                              and equivalent(diff(c, reference), margin)]
+
     def fmt(x):
         return f"{x:+.3g}" if x is not None else "n/a"
 
@@ -319,8 +332,7 @@ def _verdict(candidates, plan: Plan, results, dropped, metric, n_folds) -> dict[
     pick_usable = pick in usable
     if not pick_usable and usable and (pick in diverged or pick in errors):
         best = max(usable, key=lambda c: np.mean(list(scores[c].values())) * (1 if greater else -1))
-        tied = [c for c in usable if not worse_beyond_noise(diff(c, best))]
-        winner = simplest(tied)
+        winner = simplest(equivalent_and_simpler(best))
         why = (f"diverged at epoch {diverged[pick]}" if pick in diverged else f"failed ({errors[pick]})")
         status, text = "overturned", (f"Overturned: the rules' pick {pick} {why}; {winner} is the "
                                       f"best working candidate on {name}.")
@@ -334,30 +346,30 @@ def _verdict(candidates, plan: Plan, results, dropped, metric, n_folds) -> dict[
         beaten_by = [c for c in usable if c != pick and better_beyond_noise(diff(c, pick))]
         if beaten_by:
             best = max(beaten_by, key=lambda c: diff(c, pick).mean)
-            tied = [c for c in beaten_by if not worse_beyond_noise(diff(c, best))]
-            winner = simplest(tied)
+            winner = simplest(equivalent_and_simpler(best))
             d = diff(winner, pick)
             status = "overturned"
             text = (f"Overturned: {winner} beats the rules' pick {pick} on {name} by "
                     f"{abs(d.mean):.3g} (95% interval {abs(d.low):.3g} to {abs(d.high):.3g}, "
                     f"{d.n} paired trials)"
-                    + (f"; {', '.join(c for c in tied if c != winner)} tied with it — keeping "
-                       "the simpler loss." if len(tied) > 1 else "."))
+                    + (f"; it is equivalent to the best, {best}, and simpler — keeping the "
+                       "simpler loss." if winner != best else "."))
         else:
-            tied = [c for c in usable if c == pick or not worse_beyond_noise(diff(c, pick))]
-            winner = simplest(tied)
             status = "confirmed"
-            others = [c for c in tied if c != pick]
-            n = diff(others[0], pick).n if others else len(scores[pick])
+            winner = simplest(equivalent_and_simpler(pick))
+            unresolved = [c for c in usable if c != pick and not worse_beyond_noise(diff(c, pick))]
+            n = max((diff(c, pick).n for c in usable if c != pick), default=len(scores[pick]))
+            margin = margin_around(pick)
             if winner != pick:
                 d = diff(winner, pick)
-                text = (f"Tied — keep the simpler loss: {winner} is within noise of the rules' pick "
-                        f"{pick} on {name} (its advantage {fmt(d.mean)}, 95% interval {fmt(d.low)} "
-                        f"to {fmt(d.high)}, {d.n} paired trials).")
-            elif others:
+                text = (f"Tied — keep the simpler loss: {winner} is equivalent to the rules' pick "
+                        f"{pick} on {name} (difference {fmt(d.mean)}, 95% interval {fmt(d.low)} "
+                        f"to {fmt(d.high)}, inside ±{margin:.3g}; {d.n} paired trials).")
+            elif unresolved:
                 text = (f"Confirmed: no candidate beats the rules' pick {pick} on {name} beyond "
-                        f"noise over {n} paired trials; tied with {', '.join(others)} (ties go to "
-                        "the rules' pick).")
+                        f"noise over {n} paired trials. {', '.join(unresolved)} could not be told "
+                        f"apart from it, nor shown equivalent within ±{margin:.3g}: ties go to "
+                        "the rules' pick.")
             else:
                 text = (f"Confirmed: the rules' pick {pick} is best on {name}, ahead of every "
                         f"other candidate beyond noise over {n} paired trials.")

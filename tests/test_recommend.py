@@ -84,8 +84,9 @@ def test_no_validate_is_tensorflow_free_and_round_trips():
     rebuilt = Recommendation.from_dict(document)
     assert rebuilt.to_dict() == document
     assert document["validation"]["status"] == "skipped"
-    assert document["recommendation"]["loss"] == "tweedie"
-    assert document["recommendation"]["keras"]["class_name"] == "advisor>TweedieLoss"
+    assert document["recommendation"]["loss"] == "poisson"
+    assert document["recommendation"]["keras"] == {"class_name": "Poisson", "config": {}}
+    assert document["recommendation"]["output_activation"] == "exponential"
 
 
 def test_same_input_options_and_seed_give_the_same_output():

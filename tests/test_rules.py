@@ -292,14 +292,15 @@ def test_every_default_rule_evaluates_on_every_sample_profile(name):
 # --- 4. matching: merging, evidence, ranking, exclusions -----------------------------------------
 
 MERGE_CASES = [  # (table, criteria options, loss, rules that propose it, total weight)
-    ("wetland", {"domain": "fraud"}, "focal", ["severe-imbalance-focal", "rare-events-focal"], 4.0),
+    ("wetland", {"domain": "fraud"}, "focal", ["severe-imbalance-focal", "rare-events-focal"], 3.0),
     ("diagnosis", {"domain": "medical"}, "weighted_crossentropy",
-     ["moderate-imbalance-class-weights", "medical-missed-cases"], 3.0),
+     ["moderate-imbalance-class-weights", "severe-imbalance-class-weights",
+      "medical-missed-cases"], 4.0),
     ("diagnosis", {"domain": "medical"}, "crossentropy",
      ["classification-baseline", "calibrated-risks-unweighted"], 3.0),
     ("house_prices", {}, "huber", ["target-outliers-huber", "heavy-tails-log-cosh"], 4.0),
-    ("claims", {"domain": "insurance"}, "tweedie",
-     ["zero-inflated-tweedie", "overdispersed-counts-tweedie", "insurance-tweedie"], 6.0),
+    ("diagnosis", {}, "weighted_crossentropy",
+     ["moderate-imbalance-class-weights", "severe-imbalance-class-weights"], 3.0),
 ]
 
 
@@ -353,17 +354,17 @@ def test_evidence_records_the_observed_value(name, rule_id, fact, observed, text
 
 
 RANKING_CASES = [  # (table, criteria options, candidate ids in order)
-    ("diagnosis", {}, ["focal", "weighted_crossentropy", "crossentropy"]),
-    # 3 and 3: the simpler loss (complexity 0) first.
-    ("diagnosis", {"domain": "medical"}, ["crossentropy", "weighted_crossentropy"]),
+    ("diagnosis", {}, ["weighted_crossentropy", "focal", "crossentropy"]),
+    ("diagnosis", {"domain": "medical"}, ["weighted_crossentropy", "crossentropy"]),
     ("diagnosis", {"fn_cost": 5.0, "fp_cost": 1.0},
-     ["cost_weighted_crossentropy", "focal", "weighted_crossentropy", "crossentropy"]),
+     ["cost_weighted_crossentropy", "weighted_crossentropy", "focal", "crossentropy"]),
     # weighted CE (complexity 1) before focal (2) at a total of 2 each.
     ("land_cover", {}, ["class_balanced_crossentropy", "logit_adjusted", "weighted_crossentropy",
                         "focal", "crossentropy"]),
     # MAE (complexity 0) before log-cosh (1) at 2 each.
     ("house_prices", {}, ["huber", "mae", "log_cosh", "mse"]),
-    ("claims", {}, ["tweedie", "poisson", "mse"]),
+    # Counts stay with Poisson; Tweedie (complexity 1) after MSE (0) at 1 each.
+    ("claims", {}, ["poisson", "mse", "tweedie"]),
     ("tags", {}, ["asymmetric", "focal", "crossentropy"]),
 ]
 
@@ -471,8 +472,10 @@ def test_recommend_json_has_the_documented_document(cli):
     for key in ("loss", "keras", "fit", "output_activation", "from_logits", "target_transform",
                 "code", "why"):
         assert key in recommendation, key
-    assert recommendation["loss"] == doc["candidates"][0]["loss"] == "focal"
+    assert recommendation["loss"] == doc["candidates"][0]["loss"] == "weighted_crossentropy"
     assert recommendation["output_activation"] == "linear" and recommendation["from_logits"] is True
+    assert recommendation["fit"]["class_weight"] == {"0": pytest.approx(3000 / (2 * 2807), rel=1e-4),
+                                                    "1": pytest.approx(3000 / (2 * 193), rel=1e-4)}
     assert isinstance(doc["warnings"], list)
 
 

@@ -80,13 +80,26 @@ def _verdict_on(scores, complexity, greater=True):
     return _verdict(chosen, plan, _results(scores), {}, metric, 5)
 
 
-def test_verdict_ties_go_to_the_simpler_loss():
-    noise = [0.01, -0.012, 0.004, -0.003, 0.002]
+def test_verdict_an_equivalent_simpler_loss_wins_the_tie():
+    # Differences of a few thousandths on scores of 0.6: inside ±2% (0.012) with confidence.
+    noise = [0.004, -0.003, 0.002, -0.001, 0.001]
     scores = {"focal": [0.60 + n for n in noise],
-              "crossentropy": [0.60 - n / 2 for n in noise]}
+              "crossentropy": [0.60 + n / 2 + 0.001 for n in noise]}
     out = _verdict_on(scores, {"focal": 2, "crossentropy": 0})
     assert out["status"] == "confirmed" and out["winner"] == "crossentropy"
-    assert "keep the simpler loss" in out["text"]
+    assert "keep the simpler loss" in out["text"] and "equivalent" in out["text"]
+
+
+def test_verdict_noise_that_cannot_show_equivalence_keeps_the_pick():
+    # Not different beyond noise, but far too noisy to call the same: the rules' pick stands.
+    noise = [0.05, -0.06, 0.04, -0.03, 0.02]
+    scores = {"focal": [0.60 + n for n in noise],
+              "crossentropy": [0.60 - n for n in noise]}
+    out = _verdict_on(scores, {"focal": 2, "crossentropy": 0})
+    assert out["status"] == "confirmed" and out["winner"] == "focal"
+    assert "ties go to the rules' pick" in out["text"]
+    states = {r.id: r.status for r in out["results"]}
+    assert states == {"focal": "recommended", "crossentropy": "tied"}
 
 
 def test_verdict_overturned_says_by_how_much():
