@@ -15,7 +15,7 @@ import pandas as pd
 
 KINDS = ("numeric", "categorical", "text", "datetime", "constant")
 SAMPLE_ROWS = 50_000
-OUTLIER_SAMPLE_ROWS = 10_000
+OUTLIER_SAMPLE_ROWS = 5_000
 # More distinct values than this makes a categorical column expensive to one-hot encode.
 HIGH_CARDINALITY = 50
 # Text: long strings with spaces that rarely repeat.
@@ -58,10 +58,17 @@ def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame |
     sample = features.iloc[positions]
     names = tuple(str(c) for c in features.columns)
     kinds = tuple(column_kind(features[c], sample[c]) for c in features.columns)
-    missing = features.isna()
-    missing_fractions = tuple(float(x) for x in missing.mean().to_numpy()) if names else ()
-    cells = missing.to_numpy().mean() if names else 0.0
-    rows_missing = missing.any(axis=1).mean() if names else 0.0
+    # Column by column: a frame-wide isna() would build (and interleave) a rows × columns block.
+    n = len(features)
+    masks = {name: features[name].isna().to_numpy() for name in features.columns}
+    counts = {name: int(mask.sum()) for name, mask in masks.items()}
+    missing_fractions = tuple(counts[name] / n for name in features.columns) if n else ()
+    cells = sum(counts.values()) / (n * len(masks)) if names and n else 0.0
+    any_missing = np.zeros(n, dtype=bool)
+    for name, mask in masks.items():
+        if counts[name]:
+            any_missing |= mask
+    rows_missing = float(any_missing.mean()) if n else 0.0
     high = tuple(
         name for name, kind in zip(names, kinds)
         if kind in ("categorical", "text") and sample[name].nunique() > HIGH_CARDINALITY
@@ -98,6 +105,8 @@ def column_kind(column: pd.Series, sample: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(column):
         return "categorical" if values.nunique() > 1 or column.nunique() > 1 else "constant"
     if pd.api.types.is_numeric_dtype(column):
+        if values.min() != values.max():  # the sample settles it without a pass over every row
+            return "numeric"
         low, high = column.min(), column.max()
         return "constant" if low == high else "numeric"
     if pd.api.types.is_datetime64_any_dtype(column):
@@ -124,12 +133,14 @@ def _looks_like_identifier(sample: pd.Series, kind: str, n_rows: int) -> bool:
     """Row keys: every sampled value distinct — integers packed in a range near the row count,
     or labels (codes, UUIDs) that never repeat. They carry no signal a model can generalise."""
     values = sample.dropna()
-    if len(values) < 20 or kind not in ("numeric", "categorical") or values.nunique() < len(values):
+    if len(values) < 20 or kind not in ("numeric", "categorical"):
         return False
-    if kind == "categorical":
-        return True
-    v = values.to_numpy(dtype="float64")
-    return bool(np.all(v == np.round(v)) and v.max() - v.min() < 2 * n_rows)
+    if kind == "numeric":
+        v = values.to_numpy(dtype="float64")
+        # Cheap tests first: most numeric features are not integers packed near the row count.
+        if not (np.all(v == np.round(v)) and v.max() - v.min() < 2 * n_rows):
+            return False
+    return bool(values.nunique() == len(values))
 
 
 def _looks_like_dates(text: pd.Series) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -193,12 +194,23 @@ def _inputs(data, target, y, encoding):
     if isinstance(data, pd.DataFrame):
         return data, "DataFrame", "pandas DataFrame", _frame_digest(data)
     if isinstance(data, (str, os.PathLike)):
-        frame = load_table(data, encoding=encoding)
-        fmt = SourceFormat(**frame.attrs["source_format"]).describe()
-        with open(data, "rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        return frame, str(Path(data)), fmt, digest
+        from concurrent.futures import ThreadPoolExecutor
+
+        # hashlib releases the GIL: the digest runs on a spare core while the table is read.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            digest = pool.submit(_file_sha256, data)
+            frame = load_table(data, encoding=encoding)
+            fmt = SourceFormat(**frame.attrs["source_format"]).describe()
+            return frame, str(Path(data)), fmt, digest.result()
     raise UsageError(f"Expected a path or a pandas DataFrame, got {type(data).__name__}.")
+
+
+def _file_sha256(path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return ""  # load_table reports the unreadable file, with a better message
 
 
 def _frame_digest(frame: pd.DataFrame) -> str:
@@ -212,9 +224,13 @@ def _reproducibility(seed, book: RuleBook, semantics, command, validate, candida
     from importlib import metadata
 
     versions = {"python": platform.python_version()}
-    for package in ("keras", "tensorflow", "scikit-learn", "pandas", "numpy", "pyarrow"):
+    modules = {"keras": "keras", "tensorflow": "tensorflow", "scikit-learn": "sklearn",
+               "pandas": "pandas", "numpy": "numpy", "pyarrow": "pyarrow"}
+    for package, module in modules.items():
+        # A loaded module knows its version; asking the package metadata scans site-packages.
+        loaded = sys.modules.get(module)
         try:
-            versions[package] = metadata.version(package)
+            versions[package] = getattr(loaded, "__version__", None) or metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
     return {

@@ -20,6 +20,7 @@ import difflib
 import hashlib
 import json
 import os
+import pickle
 import re
 import types
 import typing
@@ -232,21 +233,9 @@ class RuleBook:
                 sources[index] = (os.fspath(given), sources[index][1])
                 continue
             sources.append((os.fspath(given), path.read_text(encoding="utf-8")))
-        parsed = [(name, text, _parse_yaml(name, text)) for name, text in sources]
-        domains = tuple(d for _, _, data in parsed for d in (data.get("domains") or {}))
-        schema = fact_schema(domains)
-        rules: list[Rule] = []
-        seen: dict[str, str] = {}
-        for name, _, data in parsed:
-            for rule in _file_rules(name, data, schema):
-                if rule.id in seen:
-                    raise RulesError(f"{name}: rule '{rule.id}': id already used in {seen[rule.id]}; "
-                                     "rule ids must be unique (user rules add to the defaults, "
-                                     "never replace them).")
-                seen[rule.id] = name
-                rules.append(rule)
         files = tuple((name, hashlib.sha256(text.encode()).hexdigest()) for name, text in sources)
-        return cls(tuple(rules), files, domains)
+        rules, domains = _validated(tuple(sources), files)
+        return cls(rules, files, domains)
 
     def check_examples(self, rules: list[Rule] | None = None) -> list[str]:
         """Every rule must fire on its ``fires`` example and not on its ``does_not_fire`` one."""
@@ -311,6 +300,67 @@ class RuleBook:
             ))
         candidates.sort(key=lambda c: (-c.score, c.complexity, c.id))
         return Matching(tuple(candidates), tuple(excluded.values()), tuple(fired))
+
+
+# Validated rules by their sources' names and hashes, the catalogue and the package version, in
+# memory and on disk: PyYAML's constructor is pure Python, and parsing the defaults on every
+# run would cost more than matching them does.
+_VALIDATED: dict[str, tuple[tuple[Rule, ...], tuple[str, ...]]] = {}
+
+
+def _validated(sources: tuple[tuple[str, str], ...], files) -> tuple[tuple[Rule, ...], tuple]:
+    from advisor import __version__
+
+    catalogue = sorted((key, spec.tasks, tuple((p.name, p.low, p.high, p.low_open, p.high_open)
+                                               for p in spec.params))
+                       for key, spec in catalog.specs().items())
+    facts = sorted(fact_schema().items())
+    key = hashlib.sha256(repr((__version__, files, catalogue, facts)).encode()).hexdigest()[:32]
+    if key in _VALIDATED:
+        return _VALIDATED[key]
+    path = _cache_path(key)
+    if path is not None and path.is_file():
+        try:
+            _VALIDATED[key] = pickle.loads(path.read_bytes())
+            return _VALIDATED[key]
+        except Exception:  # noqa: BLE001  a stale or torn cache file: parse afresh
+            pass
+    parsed = [(name, _parse_yaml(name, text)) for name, text in sources]
+    domains = tuple(d for _, data in parsed for d in (data.get("domains") or {}))
+    schema = fact_schema(domains)
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for name, data in parsed:
+        for rule in _file_rules(name, data, schema):
+            if rule.id in seen:
+                raise RulesError(f"{name}: rule '{rule.id}': id already used in {seen[rule.id]}; "
+                                 "rule ids must be unique (user rules add to the defaults, "
+                                 "never replace them).")
+            seen[rule.id] = name
+            rules.append(rule)
+    _VALIDATED[key] = (tuple(rules), domains)
+    if path is not None:
+        _write_atomically(path, pickle.dumps(_VALIDATED[key]))
+    return _VALIDATED[key]
+
+
+def _cache_path(key: str) -> Path | None:
+    from advisor.cache import cache_root
+
+    root = cache_root(True)
+    return None if root is None else root / "rules" / f"{key}.pickle"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
+            handle.write(data)
+        os.replace(handle.name, path)
+    except OSError:
+        pass  # an unwritable cache costs speed, never correctness
 
 
 def show(value) -> str:

@@ -121,6 +121,20 @@ def test_large_file_with_quoted_newlines_everywhere(tmp_path):
     assert (loaded["note"].to_numpy() == frame["note"].to_numpy()).all()
 
 
+def test_quoted_newlines_that_appear_only_late_in_the_file(tmp_path):
+    """The first quote sits far beyond the sniffed head: the reader must still notice it."""
+    n = 300_000
+    notes = np.array(["plain"] * n, dtype=object)
+    notes[250_000::7] = "late\nline, with a comma"
+    frame = pd.DataFrame({"a": np.arange(n), "note": notes, "y": np.arange(n) % 2})
+    path = tmp_path / "late.csv"
+    frame.to_csv(path, index=False)
+    assert b'"' not in path.read_bytes()[:1_000_000]
+    loaded = load_table(path)
+    assert len(loaded) == n
+    assert (loaded["note"].to_numpy() == notes).all()
+
+
 @pytest.mark.parametrize("text, suffix, expected", [
     ("a,b\n1,2\n", "", ","),
     ("a;b\n1,5;2,5\n3,1;4,0\n", "", ";"),  # decimal commas inside a semicolon file
