@@ -60,9 +60,10 @@ def target_comment(config: LossConfig, p: DatasetProfile) -> str:
 def head_lines(config: LossConfig) -> list[str]:
     head = config.head
     activation = "" if head.activation == "linear" else f', activation="{head.activation}"'
-    comment = {
-        ("linear", True): "  # logits: apply keras.ops.sigmoid/softmax for probabilities",
-    }.get((head.activation, bool(config.from_logits)), "")
+    comment = ""
+    if head.activation == "linear" and config.from_logits:
+        squash = "softmax" if config.task == "multiclass" else "sigmoid"
+        comment = f"  # logits: keras.ops.{squash}(model(x)) gives probabilities"
     if config.keras["class_name"] in ("Hinge", "CategoricalHinge"):
         comment = "  # margins, not probabilities"
     if config.loss == "tweedie":

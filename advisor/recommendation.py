@@ -100,9 +100,11 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
     """Profile, match rules over the four criteria, validate the top candidates, recommend.
 
     ``data`` is a path or a DataFrame holding the target column, or a feature matrix with the
-    target given as ``y`` (``advisor.recommend(X, y)``). ``model_fn(n_features, head)`` builds
+    target given as ``y`` (``advisor.recommend(X, y)``). ``model_fn(n_features, output)`` builds
     the user's own Keras model for the trials (see :mod:`advisor.validator`).
     """
+    if y is None and target is not None and not _names_columns(target):
+        y, target = target, None  # advisor.recommend(X, y): the second argument is the target
     frame, source, fmt, digest = _inputs(data, target, y, encoding)
     if y is not None:
         target = "target"
@@ -203,6 +205,13 @@ def _inputs(data, target, y, encoding):
             fmt = SourceFormat(**frame.attrs["source_format"]).describe()
             return frame, str(Path(data)), fmt, digest.result()
     raise UsageError(f"Expected a path or a pandas DataFrame, got {type(data).__name__}.")
+
+
+def _names_columns(target) -> bool:
+    """A column name, "a,b,c", or a list of names — not the target values themselves."""
+    if isinstance(target, str):
+        return True
+    return isinstance(target, (list, tuple)) and all(isinstance(t, str) for t in target)
 
 
 def _file_sha256(path) -> str:

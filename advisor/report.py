@@ -34,11 +34,12 @@ from urllib.parse import quote
 import jinja2
 
 from advisor import __version__
+from advisor.code import python_literal
 from advisor.criteria import DOMAINS
 from advisor.errors import AdvisorError, UsageError
 from advisor.textout import number, percent
 
-if TYPE_CHECKING:  # importing advisor.recommend here would shadow advisor.recommend()
+if TYPE_CHECKING:  # pragma: no cover
     from advisor.recommendation import Recommendation
 
 SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}
@@ -280,24 +281,14 @@ def _answer_rows(rec: Recommendation) -> list[tuple[str, str]]:
 
 
 def _keras_call(keras: dict[str, Any]) -> str:
-    config = ", ".join(f"{k}={_py(v)}" for k, v in (keras.get("config") or {}).items())
+    config = ", ".join(f"{k}={python_literal(v)}" for k, v in (keras.get("config") or {}).items())
     return f"{keras.get('class_name')}({config})"
 
 
 def _fit_text(fit: dict[str, Any]) -> str:
     if not fit:
         return "none beyond your own (epochs, batch size, callbacks)"
-    return ", ".join(f"{k}={_py(v)}" for k, v in fit.items())
-
-
-def _py(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_py(v) for v in value) + "]"
-    return repr(value)
+    return ", ".join(f"{k}={python_literal(v)}" for k, v in fit.items())
 
 
 def _fact_rows(rec: Recommendation) -> list[tuple[str, str, str]]:

@@ -64,7 +64,7 @@ def test_recommend_with_x_and_y(tmp_path):
     from sklearn.datasets import load_diabetes
 
     data = load_diabetes(as_frame=True)
-    rec = advisor.recommend(data.data, y=data.target, budget=15, cache=tmp_path, candidates=2)
+    rec = advisor.recommend(data.data, data.target, budget=15, cache=tmp_path, candidates=2)
     assert rec.profile.task == "regression" and rec.validation.metric in ("rmse", "mae")
     assert rec.recommendation.output_activation == "linear"
     assert rec.to_dict()["recommendation"]["loss"] == rec.recommendation.loss
