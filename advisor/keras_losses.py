@@ -188,7 +188,10 @@ def _logit(p):
 
 
 class _AdvisorLoss(keras.losses.Loss):
-    """Adds ``dtype`` to the config, which keras.losses.Loss leaves out."""
+    """Adds ``dtype`` to the config, which keras.losses.Loss leaves out, and every constructor
+    argument a subclass names in ``_config_keys`` (stored under the same attribute names)."""
+
+    _config_keys: tuple[str, ...] = ()
 
     def __init__(self, reduction, name, dtype):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
@@ -200,6 +203,7 @@ class _AdvisorLoss(keras.losses.Loss):
     def get_config(self):
         config = super().get_config()
         config["dtype"] = self._dtype_config
+        config.update({key: getattr(self, key) for key in self._config_keys})
         return config
 
 
@@ -228,6 +232,8 @@ class PinballLoss(_AdvisorLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
+    _config_keys = ("tau",)
+
     def __init__(
         self,
         tau=0.5,
@@ -243,11 +249,6 @@ class PinballLoss(_AdvisorLoss):
         error = y_true - y_pred
         loss = ops.maximum(self.tau * error, (self.tau - 1.0) * error)
         return ops.mean(loss, axis=-1)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"tau": self.tau})
-        return config
 
 
 @keras.saving.register_keras_serializable(package="advisor")
@@ -279,6 +280,8 @@ class TweedieLoss(_AdvisorLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
+    _config_keys = ("power", "from_logits")
+
     def __init__(
         self,
         power=1.5,
@@ -301,11 +304,6 @@ class TweedieLoss(_AdvisorLoss):
         a, b = 1.0 - self.power, 2.0 - self.power
         loss = -y_true * ops.exp(a * log_mu) / a + ops.exp(b * log_mu) / b
         return ops.mean(loss, axis=-1)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"power": self.power, "from_logits": self.from_logits})
-        return config
 
 
 # --------------------------------------------------------------------------
@@ -339,6 +337,8 @@ class BinaryLogitAdjustedCrossentropy(_AdvisorLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
+    _config_keys = ("positive_prior", "tau", "from_logits")
+
     def __init__(
         self,
         positive_prior,
@@ -359,17 +359,6 @@ class BinaryLogitAdjustedCrossentropy(_AdvisorLoss):
         z = y_pred if self.from_logits else _logit(y_pred)
         log_p, log_1mp = _binary_log_probs(z + self._shift, from_logits=True)
         return ops.mean(_binary_crossentropy(y_true, log_p, log_1mp), axis=-1)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "positive_prior": self.positive_prior,
-                "tau": self.tau,
-                "from_logits": self.from_logits,
-            }
-        )
-        return config
 
 
 @keras.saving.register_keras_serializable(package="advisor")
@@ -400,6 +389,8 @@ class LogitAdjustedCrossentropy(_AdvisorLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
+    _config_keys = ("priors", "tau", "from_logits")
+
     def __init__(
         self,
         priors,
@@ -421,17 +412,6 @@ class LogitAdjustedCrossentropy(_AdvisorLoss):
         shift = ops.convert_to_tensor(self._shift, dtype=z.dtype)
         log_p = ops.log_softmax(z + shift, axis=-1)
         return -ops.sum(y_true * log_p, axis=-1)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "priors": list(self.priors),
-                "tau": self.tau,
-                "from_logits": self.from_logits,
-            }
-        )
-        return config
 
 
 # --------------------------------------------------------------------------
@@ -463,6 +443,8 @@ class BinaryPolyCrossentropy(_AdvisorLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
+    _config_keys = ("epsilon", "from_logits")
+
     def __init__(
         self,
         epsilon=1.0,
@@ -483,11 +465,6 @@ class BinaryPolyCrossentropy(_AdvisorLoss):
         one_minus_pt = y_true * ops.exp(log_1mp) + (1.0 - y_true) * ops.exp(log_p)
         loss = _binary_crossentropy(y_true, log_p, log_1mp) + self.epsilon * one_minus_pt
         return ops.mean(loss, axis=-1)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"epsilon": self.epsilon, "from_logits": self.from_logits})
-        return config
 
 
 @keras.saving.register_keras_serializable(package="advisor")
@@ -511,6 +488,8 @@ class CategoricalPolyCrossentropy(_AdvisorLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
+    _config_keys = ("epsilon", "from_logits")
+
     def __init__(
         self,
         epsilon=1.0,
@@ -529,11 +508,6 @@ class CategoricalPolyCrossentropy(_AdvisorLoss):
         cross_entropy = -ops.sum(y_true * log_p, axis=-1)
         p_t = ops.sum(y_true * ops.exp(log_p), axis=-1)
         return cross_entropy + self.epsilon * (1.0 - p_t)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"epsilon": self.epsilon, "from_logits": self.from_logits})
-        return config
 
 
 # --------------------------------------------------------------------------
@@ -571,6 +545,8 @@ class AsymmetricLoss(_AdvisorLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
+    _config_keys = ("gamma_neg", "gamma_pos", "clip", "from_logits")
+
     def __init__(
         self,
         gamma_neg=4.0,
@@ -603,18 +579,6 @@ class AsymmetricLoss(_AdvisorLoss):
         loss = -(y_true * positive + (1.0 - y_true) * negative)
         return ops.mean(loss, axis=-1)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "gamma_neg": self.gamma_neg,
-                "gamma_pos": self.gamma_pos,
-                "clip": self.clip,
-                "from_logits": self.from_logits,
-            }
-        )
-        return config
-
 
 # --------------------------------------------------------------------------
 # Label noise
@@ -646,6 +610,8 @@ class SymmetricCrossentropy(_AdvisorLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``.
     """
 
+    _config_keys = ("alpha", "beta", "from_logits")
+
     def __init__(
         self,
         alpha=0.1,
@@ -670,18 +636,13 @@ class SymmetricCrossentropy(_AdvisorLoss):
         reverse = -ops.sum(ops.exp(log_p) * log_label, axis=-1)
         return self.alpha * cross_entropy + self.beta * reverse
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {"alpha": self.alpha, "beta": self.beta, "from_logits": self.from_logits}
-        )
-        return config
-
 
 class _GeneralizedCrossentropy(_AdvisorLoss):
     """Shared by the L_q losses: ``(1 - p_t**q) / q`` with the true-class probability ``p_t``
     floored at ``keras.config.epsilon()``, computed as ``-expm1(q * log(p_t)) / q`` so it stays
     accurate as ``q`` gets small. Subclasses say how ``p_t`` is read off the predictions."""
+
+    _config_keys = ("q", "from_logits")
 
     def __init__(self, q, from_logits, reduction, name, dtype):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
@@ -695,11 +656,6 @@ class _GeneralizedCrossentropy(_AdvisorLoss):
         p_t = self._true_class_probability(y_true, y_pred)
         log_pt = ops.log(ops.maximum(p_t, keras.config.epsilon()))
         return -ops.expm1(self.q * log_pt) / self.q
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"q": self.q, "from_logits": self.from_logits})
-        return config
 
 
 @keras.saving.register_keras_serializable(package="advisor")
