@@ -139,12 +139,14 @@ def profile_command(path, target, task, encoding, seed, fmt):
               help="Also write a report: FILE.html, FILE.md or FILE.json.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Trials in parallel (worker processes).")
+@click.option("--memory-limit-mb", type=click.FloatRange(min=0, min_open=True),
+              help="Memory the trials may use; larger tables are sampled down.")
 @click.option("--encoding", help="Text encoding of the file (default UTF-8).")
 @click.option("--no-cache", is_flag=True, help="Do not reuse or store finished trials.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def recommend_command(path, target, task, domain, metric, model, output, budget, no_validate,
                       candidates, fn_cost, fp_cost, under_cost, over_cost, calibration, seed,
-                      rules, fmt, report, jobs, encoding, no_cache, quiet):
+                      rules, fmt, report, jobs, memory_limit_mb, encoding, no_cache, quiet):
     """Recommend a Keras loss for a table: profile, rules over four criteria, trials.
 
     \b
@@ -160,7 +162,8 @@ def recommend_command(path, target, task, domain, metric, model, output, budget,
     rec = recommend(
         path, target, task=None if task == "auto" else task, domain=domain, metric=metric,
         model=model, output=output, budget=budget, validate=not no_validate,
-        candidates=candidates, seed=seed, rules=list(rules), jobs=jobs, fn_cost=fn_cost,
+        candidates=candidates, seed=seed, rules=list(rules), jobs=jobs,
+        memory_limit_mb=memory_limit_mb, fn_cost=fn_cost,
         fp_cost=fp_cost, under_cost=under_cost, over_cost=over_cost, calibration=calibration,
         encoding=encoding, cache=not no_cache, progress=not quiet,
         command=_command_line(),

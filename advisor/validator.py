@@ -43,6 +43,7 @@ from advisor.rules import Candidate
 
 SEED_STRIDE = 1009  # trial seeds of one run: seed, seed + 1009, … (never another run's seeds)
 PILOT_ROW_CAP = 200_000  # rows kept before folds are fitted, for tables beyond any budget
+MEMORY_PER_TABLE_COPY = 8.0  # copies of a row the trials hold at once, for --memory-limit-mb
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,10 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
                         "sequence or grid); pass model_fn to trial your own architecture.")
     prepared = prepare(frame, profile)
     cuts: list[str] = []
-    if prepared.n_rows > PILOT_ROW_CAP:
-        cuts.append(f"rows {prepared.n_rows:,} → {PILOT_ROW_CAP:,} before timing (stratified sample)")
-        prepared = stratified_sample(prepared, PILOT_ROW_CAP, seed)
+    cap, why = row_cap(profile, criteria)
+    if prepared.n_rows > cap:
+        cuts.append(f"rows {prepared.n_rows:,} → {cap:,} before timing ({why}; stratified sample)")
+        prepared = stratified_sample(prepared, cap, seed)
     splits, note = make_folds(prepared, 5, seed)
     if note:
         warnings.append(f"Validation folds: {note}.")
@@ -208,6 +210,21 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
         budget_seconds=criteria.budget_seconds, model=model_key or settings.architecture,
         left_out_features=prepared.left_out, warnings=tuple(warnings),
     )
+
+
+def row_cap(profile: DatasetProfile, criteria: Criteria) -> tuple[int, str]:
+    """Most rows the trials may hold: a fixed ceiling, lowered by ``--memory-limit-mb``.
+
+    Trials hold the table's features several times over (the frame, each fold's float32
+    arrays, worker copies); MEMORY_PER_TABLE_COPY of the in-memory table per row is the
+    allowance."""
+    if not criteria.memory_limit_mb or not profile.n_rows_total:
+        return PILOT_ROW_CAP, "the ceiling for any budget"
+    per_row_mb = max(profile.memory_mb / profile.n_rows_total, 1e-9) * MEMORY_PER_TABLE_COPY
+    fitting = int(criteria.memory_limit_mb / per_row_mb)
+    if fitting >= PILOT_ROW_CAP:
+        return PILOT_ROW_CAP, "the ceiling for any budget"
+    return max(fitting, 100), f"--memory-limit-mb {criteria.memory_limit_mb:g}"
 
 
 def _with_seeds(plan: Plan, seeds: int) -> Plan:

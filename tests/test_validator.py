@@ -22,7 +22,7 @@ from advisor.criteria import criteria_for
 from advisor.metrics import METRICS
 from advisor.rules import RuleBook
 from advisor.trials import Timing, TrialResult, run_trial
-from advisor.validator import _job, _verdict, validate
+from advisor.validator import _job, _verdict, row_cap, validate
 from tests.conftest import SAMPLE_DATA
 
 STATUSES = {"recommended", "pick", "better", "tied", "worse", "dropped", "diverged", "failed",
@@ -139,6 +139,15 @@ def test_plan_cuts_in_order_and_keeps_pick_and_default():
     assert plan_trials(200_000, ids, timing, 40, jobs=1, keep=("focal", "crossentropy")) == tight
 
 
+def test_memory_limit_caps_the_rows_trials_hold():
+    prof = advisor.profile(pd.read_csv(SAMPLE_DATA / "land_cover.csv"), "land_cover")
+    cap, why = row_cap(prof, criteria_for(prof, memory_limit_mb=0.05))
+    per_row_mb = prof.memory_mb / prof.n_rows_total * 8
+    assert cap == max(int(0.05 / per_row_mb), 100) and cap < prof.n_rows
+    assert "--memory-limit-mb 0.05" in why
+    assert row_cap(prof, criteria_for(prof))[0] == 200_000
+
+
 # --- real trials ---------------------------------------------------------------------------------
 
 
@@ -225,16 +234,19 @@ def _cache_entries(root: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_cache_makes_an_identical_rerun_train_nothing(tmp_path):
-    frame = _breast_cancer()
-    prof, crit, candidates = _setup(frame, "target", budget_seconds=15)
+    # A small table and a roomy budget: no trial is cut short (those are never cached).
+    frame = _breast_cancer().sample(240, random_state=0)
+    prof, crit, candidates = _setup(frame, "target", budget_seconds=60)
     first = validate(frame, prof, crit, candidates[:2], seed=3, cache=tmp_path)
+    assert not any("budget" in w for w in first.warnings), first.warnings
     entries = _cache_entries(tmp_path)
     assert len(entries) >= first.plan.folds  # trials and the pilot were stored
     second = validate(frame, prof, crit, candidates[:2], seed=3, cache=tmp_path)
     assert _cache_entries(tmp_path) == entries  # nothing new was trained
     assert [r.scores for r in second.candidates] == [r.scores for r in first.candidates]
     assert second.verdict == first.verdict and second.plan == first.plan
-    other = validate(frame, prof, crit, candidates[:2], seed=3, cache=False)
+    other = validate(frame, prof, crit.replace(budget_seconds=10), candidates[:2], seed=3,
+                     cache=False)
     assert other.plan is not None and _cache_entries(tmp_path) == entries
 
 
