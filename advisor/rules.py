@@ -218,8 +218,7 @@ class RuleBook:
         sources: list[tuple[str, str]] = []
         shipped: dict[Path, int] = {}  # a default file's location -> its index in sources
         if defaults:
-            folder = resources.files("advisor.default_rules")
-            for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            for entry in sorted(default_rules_folder().iterdir(), key=lambda e: e.name):
                 if entry.name.endswith(".yaml"):
                     sources.append((f"rules/{entry.name}", entry.read_text(encoding="utf-8")))
                     shipped[Path(str(entry)).resolve()] = len(sources) - 1
@@ -300,6 +299,16 @@ class RuleBook:
             ))
         candidates.sort(key=lambda c: (-c.score, c.complexity, c.id))
         return Matching(tuple(candidates), tuple(excluded.values()), tuple(fired))
+
+
+def default_rules_folder():
+    """The shipped rules: package data of an install (``advisor.default_rules``), or the
+    ``rules/`` folder beside the package when it runs from a source checkout (``python -m
+    advisor`` in the repository imports the checkout, which has no such subpackage)."""
+    try:
+        return resources.files("advisor.default_rules")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / "rules"
 
 
 # Validated rules by their sources' names and hashes, the catalogue and the package version, in
