@@ -28,6 +28,9 @@ from advisor.profiler import DatasetProfile
 from advisor.records import Record
 
 CLASSIFICATION = ("binary", "multiclass", "multilabel")
+# The loss a practitioner would use without advice (BCE / CCE / MSE): every trial set includes it
+# as the reference, and time cuts never drop it.
+DEFAULT_LOSSES = ("crossentropy", "mse")
 VALUE_TASKS = ("regression", "count")
 OURS = "advisor.keras_losses"
 

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from advisor import __version__
-from advisor.catalog import build_loss
+from advisor.catalog import DEFAULT_LOSSES, build_loss
 from advisor.criteria import Criteria, criteria_for
 from advisor.errors import AdvisorError, UsageError
 from advisor.keras_semantics import assumed_semantics, version_is_covered
@@ -30,10 +30,6 @@ from advisor.profiler import DatasetProfile, profile_frame
 from advisor.records import Record
 from advisor.rules import Candidate, Exclusion, RuleBook
 from advisor.validator import Validation, skipped_validation
-
-
-# The loss a practitioner would use without advice: the reference every trial set includes.
-DEFAULT_LOSSES = ("crossentropy", "mse")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ from advisor.catalog import OutputHead
 from advisor.kerasenv import import_keras
 
 
+PREDICT_BATCH = 8192  # rows per forward pass when scoring
+
+
 class BudgetExceeded(Exception):
     """The trial could not finish before the validation deadline."""
 
@@ -176,8 +179,6 @@ def _arrays(x: np.ndarray, y: np.ndarray, job: TrialJob) -> tuple:
     weights = np.array([job.class_weight[int(label)] for label in y], dtype="float32")
     return x, encode_target(y, job), weights
 
-
-PREDICT_BATCH = 8192
 
 
 # Compiled models kept in this process, most recently used last: tracing a model's train and

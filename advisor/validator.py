@@ -24,7 +24,6 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -32,6 +31,7 @@ import pandas as pd
 
 from advisor.budget import Plan, batch_size_for, plan_trials, seeds_affordable
 from advisor.cache import memory
+from advisor.catalog import DEFAULT_LOSSES
 from advisor.compare import (MIN_TRIALS, Interval, better_beyond_noise, corrected_interval,
                              equivalence_margin, equivalent, paired_difference, worse_beyond_noise)
 from advisor.criteria import Criteria
@@ -154,7 +154,7 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     if timing is None:
         raise AdvisorError("No candidate loss could be trained even once; see the errors with "
                            "--debug, or check a user-registered loss and model_fn.")
-    keep = (candidates[0].id,) + tuple(c.id for c in candidates if c.complexity == 0)
+    keep = (candidates[0].id,) + tuple(c.id for c in candidates if c.loss in DEFAULT_LOSSES)
     plan = plan_trials(prepared.n_rows, tuple(c.id for c in candidates), timing,
                        criteria.budget_seconds, jobs, keep=keep, folds_possible=len(splits))
     plan = plan.replace(cuts=tuple(cuts) + plan.cuts, rows_total=profile.n_rows)

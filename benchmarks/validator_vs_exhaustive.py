@@ -106,7 +106,8 @@ from advisor.criteria import Criteria, criteria_for  # noqa: E402
 from advisor.keras_semantics import KerasSemantics  # noqa: E402
 from advisor.metrics import METRICS, metric_context  # noqa: E402
 from advisor.profiler import DatasetProfile  # noqa: E402
-from advisor.recommendation import DEFAULT_LOSSES, recommend  # noqa: E402
+from advisor.catalog import DEFAULT_LOSSES  # noqa: E402
+from advisor.recommendation import recommend  # noqa: E402
 from advisor.rules import Candidate, facts_of  # noqa: E402
 
 FULL = dict(seeds=5, tuner_seeds=3, max_epochs=100, datasets=("default", "medexp", "wage", "docvis"))
@@ -693,7 +694,7 @@ def main(argv=None) -> None:
            + f"  [target: yes — {'met' if verdict == 'yes' else 'NOT met'}]")
     report(f"advisor compute: {total:.1%} of exhaustive overall; per data set "
            + ", ".join(f"{k} {v:.1%}" for k, v in shares.items())
-           + f"  [target: ≤ 15% on every data set — "
+           + "  [target: ≤ 15% on every data set — "
            + f"{'met' if max(shares.values()) <= 0.15 else 'NOT met'}]")
     report(f"Keras Tuner compute (mean over tuner seeds): {tuner_total:.1%} of exhaustive overall")
     report(f"total run time: {(time.perf_counter() - began) / 60:.1f} min")
