@@ -278,7 +278,10 @@ def _run(batch, deadline, model_fn, cache_dir, threads, jobs, bar) -> list:
     calls = (delayed(run_trial)(job, data, deadline, model_fn, cache_dir, threads)
              for job, data in batch)
     out = []
-    for result in Parallel(n_jobs=jobs, return_as="generator_unordered")(calls):
+    # n_jobs=None for one job: without a joblib backend context it runs in this process, and
+    # inside one (joblib.parallel_backend("dask")) it takes the backend's workers.
+    for result in Parallel(n_jobs=None if jobs == 1 else jobs,
+                           return_as="generator_unordered")(calls):
         out.append(result)
         bar.step()
     # Completion order varies between runs; the statistics must not.
