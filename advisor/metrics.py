@@ -37,10 +37,6 @@ def _sk(name: str):
     return getattr(metrics, name)
 
 
-def _binary_labels(scores: np.ndarray, threshold: float) -> np.ndarray:
-    return (scores >= threshold).astype(int)
-
-
 def _expected_cost(y, pred, fn_cost=1.0, fp_cost=1.0, **_):
     fn = np.sum((y == 1) & (pred == 0))
     fp = np.sum((y == 0) & (pred == 1))

@@ -20,11 +20,8 @@ def score_predictions(metric: str, task: str, y_val: np.ndarray, val_scores: np.
                       y_test: np.ndarray, test_scores: np.ndarray, context: dict[str, Any]) -> float:
     spec = METRICS[metric]
     if task == "multiclass":
-        if spec.threshold:
-            return spec.score(y_test, test_scores.argmax(axis=1), **context)
-        if metric == "log_loss":
-            return spec.score(y_test, test_scores, **context)
-        return spec.score(y_test, test_scores, **context)
+        decisions = test_scores.argmax(axis=1) if spec.threshold else test_scores
+        return spec.score(y_test, decisions, **context)
     if task == "binary" and spec.threshold:
         threshold = tune_threshold(spec, y_val, val_scores, context)
         return spec.score(y_test, (test_scores >= threshold).astype(int), **context)
