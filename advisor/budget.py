@@ -1,14 +1,22 @@
-"""Spending a time budget on trials: how many folds, seeds, epochs and rows fit.
+"""Spending a time budget on trials: rows, folds, candidates and rounds, from a fixed cost model.
 
-A pilot measures the fixed cost of a trial and the cost of an epoch (``a + b · steps``). A round —
-every candidate on every fold with one seed — must fit in what is left, assuming each trial runs
-to 60% of its epoch cap (early stopping usually ends it sooner; a trial that would overrun the
-deadline is stopped and left out). Cuts are made in the order that costs the comparison least:
-seeds (3 → 1), the epoch cap down to 40, folds down to 3, a stratified row sample from a fixed
-ladder, the cap down to 25, then the lowest-ranked candidates (the rules' pick and the default
-loss stay), each recorded for the report. After the first round, the epochs its trials actually ran decide
-how many more seeds fit. Times are snapped to a coarse grid, choices come from ladders, and
-epochs are deterministic, so the same run on the same machine makes the same plan.
+The plan is a pure function of the table's size, the model's size, the candidates and the budget:
+no clock is read, so the same input, options and seed give the same plan — and so the same
+trials, scores and verdict — on any machine and under any load. Seconds come from a cost model
+of one Keras trial measured on the reference machine (2 cores, TensorFlow on the CPU); on a
+faster or slower machine the run takes less or more time than the budget, and the report says
+how long it took. A safety limit (``SAFETY_FACTOR`` × the budget) stops a run the model badly
+misjudged; that is the only place the clock can change a result, and the report says so.
+
+What the budget buys, in order (the evidence a decision needs first):
+
+1. all rows, while the minimum design fits — the baseline and one alternative on every fold —
+   else the largest row sample from a fixed ladder that does, then fewer folds;
+2. more of the rules' candidates in the first round while the baseline and the first
+   alternative keep ``BREADTH_ROUNDS`` rounds (depth first: power to see a real difference);
+3. up to ``MAX_ROUNDS`` rounds (a round is every fold with one more seed); after the first
+   round only the baseline and the alternatives still open are trialled, and the run stops once
+   the verdict is decided (:mod:`advisor.verdict`).
 """
 
 from __future__ import annotations
@@ -17,35 +25,52 @@ import math
 from dataclasses import dataclass
 
 from advisor.records import Record
-from advisor.trials import Timing
 
 MAX_FOLDS, MIN_FOLDS = 5, 3
-MAX_SEEDS = 3
-EPOCH_CAPS = (100, 60, 40, 25)
-LOW_EPOCH_CAPS = (15, 10)
-# Row samples come from this ladder (a discrete choice keeps plans stable across runs).
-ROW_LADDER = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
+MAX_ROUNDS = 5  # 25 paired trials with 5 folds: beyond that, a difference too small to matter
+MIN_ROUNDS = 2  # the minimum design: baseline and one alternative, every fold twice
+MIN_CANDIDATES = 2  # the baseline and at least one alternative: one loss alone decides nothing
+BREADTH_ROUNDS = 3  # rounds the first alternative keeps when another candidate joins
+EPOCH_CAP = 100
+LOW_EPOCH_CAPS = (40, 25, 15, 10)  # only when even the smallest design does not fit
 PATIENCE = 10
-STARTUP_SECONDS = 4.0  # importing TensorFlow
-USABLE_SHARE = 0.85  # of the time left after the pilot; the rest is slack for scoring and noise
-# Early stopping (patience 10) ends most trials well before the cap; plan on this share of it.
-# A trial that would overrun the deadline is stopped and left out, never the whole run.
-EXPECTED_EPOCH_SHARE = 0.6
-WORKER_START_SECONDS = 6.0  # importing TensorFlow in each new worker process
+# Row samples come from this ladder (a discrete choice keeps plans stable).
+ROW_LADDER = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
+HIDDEN_UNITS = (64, 32)
+VALIDATION_FRACTION = 0.15  # of each fold's training rows, for early stopping
+SAFETY_FACTOR = 3.0  # the run is stopped at this multiple of the budget (plus a minute)
+SAFETY_SLACK_SECONDS = 60.0
+
+# The cost model, measured on the reference machine (2 cores, Keras 3 on TensorFlow, CPU):
+STARTUP_SECONDS = 4.0  # importing TensorFlow and Keras
+TRACE_SECONDS = 0.8  # tracing a candidate's train and predict functions, once per process
+WORKER_START_SECONDS = 6.0  # a parallel worker process importing TensorFlow
+TRIAL_FIXED_SECONDS = 0.1  # fresh initial weights, optimizer reset, two predictions, scoring
+EPOCH_FIXED_SECONDS = 0.01  # callbacks and the validation pass's fixed part
+STEP_FIXED_SECONDS = 0.0025  # one optimizer step of a small network
+SECONDS_PER_PARAM_ROW = 1.5e-10  # forward and backward pass, per row and weight
+EXPECTED_EPOCHS = 20  # early stopping with patience 10 ends most tabular trials near here (measured: 13–27)
+USABLE_SHARE = 0.9  # of the modelled time: the rest is slack for scoring and reports
 
 
 @dataclass(frozen=True)
 class Plan(Record):
     folds: int
-    seeds: int
+    rounds: int  # most rounds (seeds) the run may take; the verdict's looks follow from it
+    looks: int  # rounds at which "better" may be claimed (see advisor.verdict)
     max_epochs: int
     patience: int
     batch_size: int
     rows: int
     rows_total: int
-    candidates: tuple[str, ...]
+    candidates: tuple[str, ...]  # trialled in the first round, ranked; the baseline among them
+    baseline: str
+    params: int  # weights of the trial network (the cost model's size)
     trial_seconds_estimate: float
+    estimated_seconds: float  # the whole plan, every round, by the cost model
+    minimum_budget_seconds: float  # what the minimum design would need on all rows
     cuts: tuple[str, ...]
+    schedule: tuple[tuple[str, ...], ...] = ()  # candidates trialled in each round that ran
 
 
 def batch_size_for(train_rows: int) -> int:
@@ -54,130 +79,142 @@ def batch_size_for(train_rows: int) -> int:
     return int(min(max(size, 32), 1024))
 
 
-def trial_seconds(timing: Timing, train_rows: int, epochs: float) -> float:
-    steps = math.ceil(train_rows / timing.batch_size)
-    return timing.trial_seconds + epochs * (timing.epoch_seconds + steps * timing.step_seconds)
+def mlp_params(n_features: int, n_outputs: int, hidden: tuple[int, ...] = HIDDEN_UNITS) -> int:
+    """Weights of the trial MLP (or of the linear model, with ``hidden=()``)."""
+    sizes = (n_features, *hidden, n_outputs)
+    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
 
 
-def snapped(timing: Timing) -> Timing:
-    """The pilot's times rounded to a √2 grid, so run-to-run timing noise rarely changes the
-    plan — same input, options and seed give the same trials unless the machine's speed moves
-    by more than a grid step."""
-
-    def snap(x: float) -> float:
-        return 0.0 if x <= 0 else 2 ** (round(2 * math.log2(x)) / 2)
-
-    return Timing(snap(timing.trial_seconds), snap(timing.epoch_seconds),
-                  snap(timing.step_seconds), timing.batch_size, snap(timing.compile_seconds))
+def train_rows_of(rows: int, folds: int) -> int:
+    """Rows a trial fits on: the fold's training part less the early-stopping split."""
+    return int(rows * (folds - 1) / folds * (1 - VALIDATION_FRACTION))
 
 
-def planning_seconds(budget_seconds: float, timing: Timing) -> float:
-    """The time the plan may spend: the budget less a modelled start-up (importing TensorFlow and
-    the pilot itself), not the clock's reading — so a warm cache or a slow import does not
-    change the plan. The deadline still holds every trial to the real clock."""
-    pilot = timing.compile_seconds + 2 * timing.trial_seconds + 5 * (
-        timing.epoch_seconds + 30 * timing.step_seconds)
-    return budget_seconds - STARTUP_SECONDS - pilot
+def trial_seconds(train_rows: int, params: int, epochs: float, batch_size: int | None = None) -> float:
+    """Modelled seconds of one trial that runs ``epochs`` epochs."""
+    batch = batch_size or batch_size_for(train_rows)
+    steps = math.ceil(train_rows / batch)
+    val_rows = train_rows * VALIDATION_FRACTION / (1 - VALIDATION_FRACTION)
+    step = STEP_FIXED_SECONDS + batch * params * SECONDS_PER_PARAM_ROW
+    epoch = EPOCH_FIXED_SECONDS + steps * step + val_rows * params * SECONDS_PER_PARAM_ROW / 3
+    return TRIAL_FIXED_SECONDS + epochs * epoch
 
 
-def available_seconds(budget_seconds: float, timing: Timing, jobs: int) -> float:
-    """What trials may spend, by the model (deterministic), not by the clock."""
-    timing = snapped(timing)
-    start = WORKER_START_SECONDS if jobs > 1 else 0.0
-    return planning_seconds(budget_seconds, timing) * USABLE_SHARE - start
+def available_seconds(budget_seconds: float, n_candidates: int, jobs: int, folds: int) -> float:
+    """What the trials may spend: the budget less start-up and tracing, by the model."""
+    workers = WORKER_START_SECONDS if jobs > 1 else 0.0
+    tracing = n_candidates * min(jobs, folds) * TRACE_SECONDS / jobs
+    return (budget_seconds - STARTUP_SECONDS - workers - tracing) * USABLE_SHARE
 
 
-def seeds_affordable(plan: Plan, timing: Timing, budget_seconds: float, jobs: int,
-                     spent_epochs: list[int], next_round_epochs: list[int]) -> int:
-    """Seed rounds the budget allows once the first round's trials are known.
+def round_seconds(n_candidates: int, folds: int, per_trial: float, jobs: int) -> float:
+    return math.ceil(n_candidates * folds / jobs) * per_trial
 
-    The estimate uses the epochs the first round's trials actually ran (a deterministic
-    quantity: trials are seeded) with the snapped pilot timing, so the answer is the same on a
-    re-run; ``next_round_epochs`` are the epochs of the trials the next rounds would repeat.
+
+def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], baseline: str, params: int,
+                budget_seconds: float, jobs: int = 1, folds_possible: int = MAX_FOLDS,
+                params_at=None) -> Plan:
+    """The plan for ranked ``candidate_ids`` (the baseline among them) within the budget.
+
+    ``params`` is the trial network's size; ``params_at(rows)``, when given, recomputes it for a
+    row sample (one-hot columns can shrink with fewer rows). Pure and deterministic.
     """
-    timing = snapped(timing)
-    train_rows = int(plan.rows * (plan.folds - 1) / plan.folds * (1 - 0.15))
-
-    def wall(epochs: list[int]) -> float:
-        return sum(trial_seconds(timing, train_rows, e) for e in epochs) / jobs
-
-    tracing = len(plan.candidates) * min(jobs, plan.folds) * timing.compile_seconds / jobs
-    left = available_seconds(budget_seconds, timing, jobs) - tracing - wall(spent_epochs)
-    per_round = wall(next_round_epochs)
-    extra = int(left // per_round) if per_round > 0 else MAX_SEEDS
-    return max(1, min(MAX_SEEDS, 1 + extra))
-
-
-def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], timing: Timing,
-                budget_seconds: float, jobs: int, keep: tuple[str, ...] = (),
-                folds_possible: int = MAX_FOLDS) -> Plan:
-    """The largest round (every candidate × every fold, one seed) that fits in the budget, then
-    as many seeds (up to 3) as fit too.
-
-    ``keep``: candidates never cut for time (the rules' pick and the default loss).
-    """
-    available = available_seconds(budget_seconds, timing, jobs)
-    timing = snapped(timing)
-    min_candidates = max(len(set(keep) & set(candidate_ids)), 1)
+    if baseline not in candidate_ids:
+        raise ValueError(f"the baseline {baseline!r} must be among the candidates")
     folds = min(MAX_FOLDS, folds_possible)
-    epochs, rows, k = EPOCH_CAPS[0], rows_total, len(candidate_ids)
+    epochs, rows, cuts = EPOCH_CAP, rows_total, []
+    alternatives = [c for c in candidate_ids if c != baseline]
+    k_min = min(MIN_CANDIDATES, len(candidate_ids))
 
-    def cost(folds, epochs, rows, k):
-        train_rows = rows * (folds - 1) / folds * (1 - 0.15)
-        waves = math.ceil(k * folds / jobs)
-        tracing = k * min(jobs, folds) * timing.compile_seconds / jobs
-        return tracing + waves * trial_seconds(timing, int(train_rows),
-                                               epochs * EXPECTED_EPOCH_SHARE)
+    def per_trial(rows_: int, epochs_: int) -> float:
+        size = params_at(rows_) if params_at else params
+        return trial_seconds(train_rows_of(rows_, folds), size, min(EXPECTED_EPOCHS, epochs_))
 
-    def fits() -> bool:
-        return cost(folds, epochs, rows, k) <= available
+    def design_cost(k: int, rounds: int, rows_: int, epochs_: int) -> float:
+        cost = per_trial(rows_, epochs_)
+        return (round_seconds(k, folds, cost, jobs)
+                + (rounds - 1) * round_seconds(k_min, folds, cost, jobs))
 
-    # Cheapest losses of evidence first: a lower epoch cap (early stopping usually ends trials
-    # sooner anyway), then folds, then rows, then candidates, then a short epoch cap.
-    for cap in EPOCH_CAPS[1:3]:
-        if fits():
-            break
-        epochs = cap
-    while not fits() and folds > min(MIN_FOLDS, folds_possible):
-        folds -= 1
+    def fits(k: int, rounds: int) -> bool:
+        return design_cost(k, rounds, rows, epochs) <= available_seconds(
+            budget_seconds, k, jobs, folds)
+
+    minimum_rounds = 1
+    full_need = design_cost(k_min, MIN_ROUNDS if k_min > 1 else 1, rows_total, EPOCH_CAP)
+    minimum_budget = (full_need / USABLE_SHARE + STARTUP_SECONDS
+                      + k_min * TRACE_SECONDS + (WORKER_START_SECONDS if jobs > 1 else 0.0))
+    # Cheapest evidence first: a row sample, then fewer folds (each costs a degree of freedom of
+    # the blocked comparison), then a short epoch cap (undertrained models compare poorly).
     for size in sorted((r for r in ROW_LADDER if r < rows_total), reverse=True):
-        if fits():
+        if fits(k_min, minimum_rounds):
             break
         rows = size
-    for cap in EPOCH_CAPS[3:]:
-        if fits():
-            break
-        epochs = cap
-    while not fits() and k > min_candidates:
-        k -= 1
+    while not fits(k_min, minimum_rounds) and folds > min(MIN_FOLDS, folds_possible):
+        folds -= 1
     for cap in LOW_EPOCH_CAPS:
-        if fits():
+        if fits(k_min, minimum_rounds):
             break
         epochs = cap
-    round_cost = cost(folds, epochs, rows, k)
-    seeds = int(max(1, min(MAX_SEEDS, available // round_cost if round_cost > 0 else MAX_SEEDS)))
-    cuts = []
-    if seeds < MAX_SEEDS:
-        cuts.append(f"seeds {MAX_SEEDS} → {seeds}")
-    if epochs != EPOCH_CAPS[0]:
-        cuts.append(f"epoch cap {EPOCH_CAPS[0]} → {epochs} (early stopping, patience {PATIENCE})")
-    if folds < min(MAX_FOLDS, folds_possible):
-        cuts.append(f"folds {min(MAX_FOLDS, folds_possible)} → {folds}")
+    # Rows the other cuts made room for (a trial's cost grows slowly with rows: batches grow).
+    for size in [rows_total] + sorted((r for r in ROW_LADDER if rows < r < rows_total),
+                                      reverse=True):
+        saved = rows
+        rows = size
+        if fits(k_min, MIN_ROUNDS if k_min > 1 else 1) or (size == saved):
+            break
+        rows = saved
+    # Depth before breadth: another alternative only while the baseline and the best one can
+    # still have ``BREADTH_ROUNDS`` rounds — each alternative also splits the error allowance.
+    k = k_min
+    while k < len(candidate_ids) and fits(k + 1, BREADTH_ROUNDS):
+        k += 1
+    cost = per_trial(rows, epochs)
+    room = available_seconds(budget_seconds, k, jobs, folds) - round_seconds(k, folds, cost, jobs)
+    extra = int(room // round_seconds(k_min, folds, cost, jobs)) if room > 0 else 0
+    rounds = max(1, min(MAX_ROUNDS, 1 + extra)) if k_min > 1 else 1
     if rows < rows_total:
         cuts.append(f"rows {rows_total:,} → {rows:,} (stratified sample)")
-    kept = list(candidate_ids)
-    for cid in reversed(candidate_ids):  # the lowest-ranked go first
-        if len(kept) > k and cid not in keep:
-            kept.remove(cid)
-    if len(kept) < len(candidate_ids):
-        dropped = ", ".join(c for c in candidate_ids if c not in kept)
-        cuts.append(f"candidates {len(candidate_ids)} → {len(kept)} (not trialled: {dropped})")
-    train_rows = int(rows * (folds - 1) / folds * (1 - 0.15))
+    if folds < min(MAX_FOLDS, folds_possible):
+        cuts.append(f"folds {min(MAX_FOLDS, folds_possible)} → {folds}")
+    if epochs != EPOCH_CAP:
+        cuts.append(f"epoch cap {EPOCH_CAP} → {epochs} (early stopping, patience {PATIENCE})")
+    kept = [baseline] + alternatives[:k - 1]
+    ranked = tuple(c for c in candidate_ids if c in kept)
+    if len(ranked) < len(candidate_ids):
+        left = ", ".join(c for c in candidate_ids if c not in kept)
+        cuts.append(f"candidates {len(candidate_ids)} → {len(ranked)} (not trialled: {left})")
+    if rounds < MAX_ROUNDS:
+        cuts.append(f"rounds {MAX_ROUNDS} → {rounds}")
+    train_rows = train_rows_of(rows, folds)
+    estimate = design_cost(k, rounds, rows, epochs)
     return Plan(
-        folds=folds, seeds=seeds, max_epochs=epochs, patience=PATIENCE,
-        batch_size=timing.batch_size, rows=rows, rows_total=rows_total,
-        candidates=tuple(kept),
-        trial_seconds_estimate=round(trial_seconds(timing, train_rows,
-                                                   epochs * EXPECTED_EPOCH_SHARE), 2),
+        folds=folds, rounds=rounds, looks=max(rounds - 1, 1), max_epochs=epochs,
+        patience=PATIENCE, batch_size=batch_size_for(train_rows), rows=rows,
+        rows_total=rows_total, candidates=ranked, baseline=baseline,
+        params=params_at(rows) if params_at else params,
+        trial_seconds_estimate=round(trial_seconds(train_rows, params_at(rows) if params_at
+                                                   else params, min(EXPECTED_EPOCHS, epochs)), 2),
+        estimated_seconds=round(estimate / USABLE_SHARE + STARTUP_SECONDS
+                                + k * TRACE_SECONDS, 1),
+        minimum_budget_seconds=float(math.ceil(minimum_budget)),
         cuts=tuple(cuts),
     )
+
+
+def next_round_fits(plan: Plan, spent_epochs: list[int], next_round: int, budget_seconds: float,
+                    jobs: int) -> bool:
+    """Whether another round of ``next_round`` candidates fits, by the model, given the epochs the
+    finished trials actually ran (deterministic: trials are seeded) and the next round's
+    expected epochs (the mean so far)."""
+    train_rows = train_rows_of(plan.rows, plan.folds)
+    spent = sum(trial_seconds(train_rows, plan.params, e, plan.batch_size)
+                for e in spent_epochs) / jobs
+    mean_epochs = sum(spent_epochs) / len(spent_epochs) if spent_epochs else EXPECTED_EPOCHS
+    per_trial = trial_seconds(train_rows, plan.params, mean_epochs, plan.batch_size)
+    need = round_seconds(next_round, plan.folds, per_trial, jobs)
+    left = available_seconds(budget_seconds, len(plan.candidates), jobs, plan.folds) - spent
+    return need <= left
+
+
+def safety_seconds(budget_seconds: float) -> float:
+    return SAFETY_FACTOR * budget_seconds + SAFETY_SLACK_SECONDS

@@ -143,10 +143,12 @@ def profile_command(path, target, task, encoding, seed, fmt):
               help="Memory the trials may use; larger tables are sampled down.")
 @click.option("--encoding", help="Text encoding of the file (default UTF-8).")
 @click.option("--no-cache", is_flag=True, help="Do not reuse or store finished trials.")
+@click.option("--plan", "plan", type=click.Path(dir_okay=False, path_type=str),
+              help="Replay the trial plan of a saved result (its JSON) exactly.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def recommend_command(path, target, task, domain, metric, model, output, budget, no_validate,
                       candidates, fn_cost, fp_cost, under_cost, over_cost, calibration, seed,
-                      rules, fmt, report, jobs, memory_limit_mb, encoding, no_cache, quiet):
+                      rules, fmt, report, jobs, memory_limit_mb, encoding, no_cache, plan, quiet):
     """Recommend a Keras loss for a table: profile, rules over four criteria, trials.
 
     \b
@@ -159,6 +161,12 @@ def recommend_command(path, target, task, domain, metric, model, output, budget,
         from advisor.report import check_report_path
 
         check_report_path(report)  # fail before any trial runs
+    if plan and no_validate:
+        raise click.UsageError("--plan replays trials; it cannot go with --no-validate.")
+    if plan:
+        from advisor.recommendation import load_plan
+
+        plan = load_plan(plan)  # a bad plan file fails before the table is read
     rec = recommend(
         path, target, task=None if task == "auto" else task, domain=domain, metric=metric,
         model=model, output=output, budget=budget, validate=not no_validate,
@@ -166,7 +174,7 @@ def recommend_command(path, target, task, domain, metric, model, output, budget,
         memory_limit_mb=memory_limit_mb, fn_cost=fn_cost,
         fp_cost=fp_cost, under_cost=under_cost, over_cost=over_cost, calibration=calibration,
         encoding=encoding, cache=not no_cache, progress=not quiet,
-        command=_command_line(),
+        command=_command_line(), plan=plan,
     )
     if report:
         rec.save_report(report)

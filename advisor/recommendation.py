@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from advisor import __version__
-from advisor.catalog import DEFAULT_LOSSES, build_loss
+from advisor.catalog import DEFAULT_LOSSES, build_loss, configure, incompatibility, specs
 from advisor.criteria import Criteria, criteria_for
 from advisor.errors import AdvisorError, UsageError
 from advisor.keras_semantics import assumed_semantics, version_is_covered
@@ -29,7 +29,12 @@ from advisor.loading import SourceFormat, load_table
 from advisor.profiler import DatasetProfile, profile_frame
 from advisor.records import Record
 from advisor.rules import Candidate, Exclusion, RuleBook
+from advisor.budget import Plan
 from advisor.validator import Validation, skipped_validation
+
+# Facts only the user states (costs, a quantile): a loss proposed because of them is what the
+# user asked for, so the trials report on it but do not overrule it.
+STATED_FACTS = ("fn_cost", "fp_cost", "cost_ratio", "under_cost", "over_cost", "quantile_tau")
 
 
 @dataclass(frozen=True)
@@ -92,13 +97,16 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
               calibration: bool | None = None, memory_limit_mb: float | None = None,
               encoding: str | None = None, cache: bool | str | os.PathLike = True,
               model_fn: Callable | None = None, progress: bool = False,
-              command: str | None = None) -> Recommendation:
+              command: str | None = None, plan: Plan | str | os.PathLike | None = None
+              ) -> Recommendation:
     """Profile, match rules over the four criteria, validate the top candidates, recommend.
 
     ``data`` is a path or a DataFrame holding the target column, or a feature matrix with the
     target given as ``y`` (``advisor.recommend(X, y)``). ``model_fn(n_features, output)`` builds
-    the user's own Keras model for the trials (see :mod:`advisor.validator`).
+    the user's own Keras model for the trials (see :mod:`advisor.validator`). ``plan``: a saved
+    result (its path) or a :class:`Plan` whose trials to replay exactly.
     """
+    replay = load_plan(plan) if plan is not None else None
     if y is None and target is not None and not _names_columns(target):
         y, target = target, None  # advisor.recommend(X, y): the second argument is the target
     frame, source, fmt, digest = _inputs(data, target, y, encoding)
@@ -129,16 +137,23 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
     if prof.task_ambiguous and prof.task_source != "user":
         warnings.append(f"The task call is ambiguous ({prof.task} or {prof.task_alternative}): "
                         "the recommendation assumes " + prof.task + "; pass --task to decide.")
+    base = baseline_candidate(matching.candidates, prof, crit, semantics)
+    stated = stated_choice(matching.candidates)
     if validate:
         from advisor.validator import validate as run_validation
 
-        validation = run_validation(frame, prof, crit, trial_set(matching.candidates, candidates),
-                                    seed=seed, cache=cache, model_fn=model_fn, progress=progress,
-                                    started=started)
+        trialled = trial_set(matching.candidates, candidates, base, prof, crit, semantics)
+        validation = run_validation(frame, prof, crit, trialled, baseline=base.id, seed=seed,
+                                    cache=cache, model_fn=model_fn, progress=progress,
+                                    started=started, stated=stated.id if stated else None,
+                                    replay=replay)
         warnings.extend(validation.warnings)
+        pool = trialled + tuple(c for c in matching.candidates if c not in trialled)
     else:
-        validation = skipped_validation(crit)
-    chosen = _choose(matching.candidates, validation)
+        validation = skipped_validation(crit, pick=matching.candidates[0].id, baseline=base.id,
+                                        decided_by="statement" if stated else "rules")
+        pool = matching.candidates
+    chosen = _choose(pool, validation)
     return Recommendation(
         advisor_version=__version__,
         input=InputInfo(source if source != "DataFrame" else None, prof.target, prof.n_rows, digest),
@@ -150,25 +165,98 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
         recommendation=chosen,
         warnings=tuple(dict.fromkeys(warnings)),
         reproducibility=_reproducibility(seed, book, semantics, command, validate, candidates,
-                                         encoding),
+                                         encoding, validation.plan),
     )
 
 
-def trial_set(candidates: tuple[Candidate, ...], k: int) -> tuple[Candidate, ...]:
-    """The top ``k`` candidates, the task's default loss always among them as the reference
-    (it takes the last place when the rules ranked it lower)."""
-    top = list(candidates[:k])
-    default = next((c for c in candidates if c.loss in DEFAULT_LOSSES), None)
-    if default is not None and default not in top and k >= 2:
-        top[-1] = default
-    return tuple(top)
+def baseline_candidate(candidates: tuple[Candidate, ...], prof: DatasetProfile, crit: Criteria,
+                       semantics) -> Candidate:
+    """The task's baseline loss (cross-entropy / MSE) as the rules proposed it, or configured
+    from the catalogue when no rule did: the answer unless trials show another loss better."""
+    for c in candidates:
+        if c.loss in DEFAULT_LOSSES and not c.fit:
+            return c
+    key = next(k for k in DEFAULT_LOSSES if prof.task in specs()[k].variants)
+    config = configure(key, prof, crit, {}, semantics)
+    return Candidate(**config.__dict__, id=key,
+                     why="The task's baseline loss: every comparison is made against it.")
+
+
+def stated_choice(candidates: tuple[Candidate, ...]) -> Candidate | None:
+    """The rules' pick when a rule proposed it because of the user's own statement (costs, a
+    quantile): then the statement, not the trials, decides."""
+    if not candidates:
+        return None
+    pick = candidates[0]
+    for firing in pick.rules:
+        if any(e.fact in STATED_FACTS for e in firing.evidence):
+            return pick
+    return None
+
+
+def trial_set(candidates: tuple[Candidate, ...], k: int, baseline: Candidate,
+              prof: DatasetProfile | None = None, crit: Criteria | None = None,
+              semantics=None) -> tuple[Candidate, ...]:
+    """The baseline and the rules' top ``k − 1`` alternatives, in the rules' order (the baseline
+    where the rules ranked it). One loss alone decides nothing: when the rules propose no
+    alternative, the simplest catalogue loss that fits the task is trialled against it."""
+    alternatives = [c for c in candidates if c.id != baseline.id][:max(k - 1, 1)]
+    if not alternatives and prof is not None:
+        alternatives = _fallback_alternative(baseline, prof, crit, semantics)
+    chosen = {baseline.id, *(c.id for c in alternatives)}
+    ranked = [c for c in candidates if c.id in chosen]
+    if baseline.id not in {c.id for c in ranked}:
+        ranked.append(baseline)
+    ranked += [c for c in alternatives if c.id not in {r.id for r in ranked}]
+    return tuple(ranked)
+
+
+def _fallback_alternative(baseline: Candidate, prof: DatasetProfile, crit: Criteria,
+                          semantics) -> list[Candidate]:
+    from advisor.rules import facts_of
+
+    facts = facts_of(prof, crit)
+    fitting = sorted((spec.complexity, key) for key, spec in specs().items()
+                     if key != baseline.loss and prof.task in spec.variants
+                     and incompatibility(spec, facts) is None)
+    if not fitting:
+        return []
+    key = fitting[0][1]
+    config = configure(key, prof, crit, {}, semantics)
+    return [Candidate(**config.__dict__, id=key,
+                      why="No rule proposed an alternative: the simplest other loss for the task.")]
+
+
+def load_plan(plan: Plan | str | os.PathLike) -> Plan:
+    """The plan saved in a result's JSON (``reproducibility.plan``), to replay its trials."""
+    if isinstance(plan, Plan):
+        return plan
+    import json
+
+    path = Path(plan)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"Cannot read the plan file {path}: {exc.strerror}. Pass the JSON a "
+                         "validated run wrote (--format json or --report FILE.json).") from None
+    except ValueError:
+        raise UsageError(f"The plan file {path} is not JSON. Pass the JSON a validated run wrote "
+                         "(--format json or --report FILE.json).") from None
+    saved = data.get("reproducibility", {}).get("plan") if isinstance(data, dict) else None
+    if not saved:
+        raise UsageError(f"{path} holds no plan (reproducibility.plan): it is not the result of a "
+                         "validated run. Pass the JSON of a run without --no-validate.")
+    try:
+        return Plan.from_dict(saved)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"The plan in {path} does not fit this version of the advisor ({exc}); "
+                         "re-run the original command to make a new one.") from None
 
 
 def _choose(candidates: tuple[Candidate, ...], validation: Validation) -> Choice:
     by_id = {c.id: c for c in candidates}
-    pick = by_id.get(validation.winner) or candidates[0]
-    verdict = validation.verdict or (
-        f"The rules' pick ({candidates[0].title}), not validated: trials were skipped (--no-validate).")
+    pick = by_id.get(validation.recommended) or candidates[0]
+    verdict = validation.verdict
     fields = {k: v for k, v in pick.__dict__.items()}
     why = pick.why if pick.why else ""
     fields["why"] = f"{verdict} Rules: {why}" if why else verdict
@@ -225,7 +313,7 @@ def _frame_digest(frame: pd.DataFrame) -> str:
 
 
 def _reproducibility(seed, book: RuleBook, semantics, command, validate, candidates,
-                     encoding) -> dict:
+                     encoding, plan: Plan | None) -> dict:
     from importlib import metadata
 
     versions = {"python": platform.python_version()}
@@ -247,4 +335,5 @@ def _reproducibility(seed, book: RuleBook, semantics, command, validate, candida
         "rules_files": [{"path": path, "sha256": sha} for path, sha in book.files],
         "versions": versions,
         "keras_semantics": semantics.to_dict(),
+        "plan": plan.to_dict() if plan is not None else None,
     }

@@ -1,17 +1,13 @@
-"""The validator: budgeted, seeded Keras trials that confirm, overturn or tie the rules' pick.
+"""The validator: budgeted, seeded Keras trials that decide whether another loss beats the baseline.
 
-The top candidates train on the same preprocessed data, the same model, the same folds and the
-same seeds, with early stopping on an inner validation split, and are scored on a metric that
-fits the task and domain — never on the loss itself. A pilot times the first epochs; the budget
-then decides folds, epochs, rows and seeds (:mod:`advisor.budget`). Paired, corrected intervals
-(:mod:`advisor.compare`) decide the verdict:
-
-- ``confirmed``: nobody beats the rules' pick beyond noise. A simpler loss shown equivalent to
-  the pick (within ±2% of the score) is recommended instead ("tied — keep the simpler loss");
-  candidates the trials cannot separate from the pick, but cannot show equivalent either, leave
-  the rules' pick standing. The verdict says which.
-- ``overturned``: another candidate is better beyond noise; the verdict says by how much.
-- ``inconclusive``: too few trials finished to tell; the rules' pick stands.
+The candidates — the task's baseline loss and the rules' best alternatives — train on the same
+preprocessed data, the same model, the same folds and the same seeds, with early stopping on an
+inner validation split, and are scored on a metric that fits the task and domain, never on the
+loss itself. The plan (:mod:`advisor.budget`) comes from a cost model, not the clock, so the
+same input, options and seed run the same trials. Trials come in rounds (every fold, one more
+seed); after each round the decision rule (:mod:`advisor.verdict`) retires alternatives that
+are settled and stops once the verdict is decided. The English is rendered from the verdict
+record by :mod:`advisor.explain`.
 
 Trials run through joblib, so a ``joblib.parallel_backend("dask")`` context sends them to a Dask
 cluster unchanged. Importing this module does not import TensorFlow.
@@ -19,31 +15,32 @@ cluster unchanged. Importing this module does not import TensorFlow.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
-import numpy as np
 import pandas as pd
 
-from advisor.budget import Plan, batch_size_for, plan_trials, seeds_affordable
+from advisor.budget import (Plan, mlp_params, next_round_fits, plan_trials, safety_seconds)
 from advisor.cache import memory
-from advisor.catalog import DEFAULT_LOSSES
-from advisor.compare import (MIN_TRIALS, Interval, better_beyond_noise, corrected_interval,
-                             equivalence_margin, equivalent, paired_difference, worse_beyond_noise)
 from advisor.criteria import Criteria
 from advisor.errors import AdvisorError
 from advisor.metrics import METRICS, metric_context
 from advisor.profiler import DatasetProfile
 from advisor.records import Record
 from advisor.rules import Candidate
+from advisor.verdict import (BETTER, EQUIVALENT, OPEN, WORSE, Comparison, Design, Scores,
+                             Verdict, blocked_interval, decide)
 
 SEED_STRIDE = 1009  # trial seeds of one run: seed, seed + 1009, … (never another run's seeds)
 PILOT_ROW_CAP = 200_000  # rows kept before folds are fitted, for tables beyond any budget
 MEMORY_PER_TABLE_COPY = 8.0  # copies of a row the trials hold at once, for --memory-limit-mb
+LEVEL = 0.95  # of each candidate's own score interval
+FIRST_LOOK = 2  # the first round whose comparisons may claim "better" (when more may follow)
+# What the trials measured of a loss the user's statement chose, in the verdict's words.
+STATED_STATUS = {BETTER: "improved", WORSE: "baseline-best", EQUIVALENT: "tied", OPEN: "tied"}
 
 
 @dataclass(frozen=True)
@@ -51,8 +48,8 @@ class CandidateResult(Record):
     id: str
     loss: str
     title: str
-    # recommended | pick (the rules' pick, when not recommended) | better | tied | worse (than the
-    # pick, beyond noise or not) | dropped (hopeless after round 1) | diverged | failed | not trialled
+    # recommended | baseline | better | worse | tied | equivalent (than the baseline) |
+    # diverged | failed | not trialled
     status: str
     mean: float | None
     ci_low: float | None
@@ -62,7 +59,7 @@ class CandidateResult(Record):
     diverged: bool
     diverged_epoch: int | None
     error: str | None
-    diff_mean: float | None  # vs the rules' pick, positive = better than the pick
+    diff_mean: float | None  # vs the baseline, positive = better than the baseline
     diff_ci_low: float | None
     diff_ci_high: float | None
     scores: tuple[float | None, ...]  # one per trial, in (seed, fold) order
@@ -78,9 +75,15 @@ class Validation(Record):
     metric_title: str
     greater_is_better: bool
     metric_reason: str
-    status: str  # confirmed | overturned | inconclusive | skipped
-    pick: str | None
-    winner: str | None
+    # improved | tied | baseline-best | inconclusive | baseline-failed | skipped
+    status: str
+    baseline: str | None
+    pick: str | None  # the rules' first choice
+    recommended: str | None
+    decided_by: str  # trials | statement (the user's costs or quantile) | rules (not validated)
+    vs_baseline: Comparison | None
+    level: float | None  # two-sided level of the comparisons' intervals
+    margin: float | None  # ± this much of the metric counts as equivalent
     verdict: str
     candidates: tuple[CandidateResult, ...]
     plan: Plan | None
@@ -89,33 +92,47 @@ class Validation(Record):
     model: str
     left_out_features: tuple[str, ...]
     warnings: tuple[str, ...]
+    executor: str = "local"
 
 
-def skipped_validation(criteria: Criteria) -> Validation:
+def skipped_validation(criteria: Criteria, pick: str | None = None, baseline: str | None = None,
+                       decided_by: str = "rules") -> Validation:
+    from advisor.explain import verdict_text
+
     metric = METRICS[criteria.metric]
-    return Validation(
+    validation = Validation(
         metric=metric.name, metric_title=metric.title, greater_is_better=metric.greater_is_better,
-        metric_reason=criteria.metric_reason or "", status="skipped", pick=None, winner=None,
-        verdict="", candidates=(), plan=None, seconds=0.0, budget_seconds=criteria.budget_seconds,
-        model=criteria.model, left_out_features=(), warnings=(),
+        metric_reason=criteria.metric_reason or "", status="skipped", baseline=baseline,
+        pick=pick, recommended=pick, decided_by=decided_by, vs_baseline=None, level=None,
+        margin=None, verdict="", candidates=(), plan=None, seconds=0.0,
+        budget_seconds=criteria.budget_seconds, model=criteria.model, left_out_features=(),
+        warnings=(),
     )
+    return validation.replace(verdict=verdict_text(validation, {}))
 
 
 def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
-             candidates: tuple[Candidate, ...] | list[Candidate], *, seed: int = 0,
-             cache: bool | str | os.PathLike = True, model_fn: Callable | None = None,
-             progress: bool = False, started: float | None = None) -> Validation:
-    """Trial ``candidates`` (ranked, the first is the rules' pick) within the time budget.
+             candidates: tuple[Candidate, ...] | list[Candidate], *, baseline: str,
+             seed: int = 0, cache: bool | str | os.PathLike = True,
+             model_fn: Callable | None = None, progress: bool = False,
+             started: float | None = None, stated: str | None = None,
+             replay: Plan | None = None) -> Validation:
+    """Trial ``candidates`` (ranked; ``baseline`` is the id of the task's baseline among them).
 
+    ``stated``: the id of a candidate the user's own statement requires (costs, a quantile); it
+    is recommended whatever the trials say, and the trials still say how it compares.
+    ``replay``: a saved plan to run exactly (its rows, folds, epochs and schedule).
     The budget counts from ``started`` (default: now), so a caller that imported TensorFlow for
     the validation can count that too.
     """
     from advisor.prepare import fold_data, make_folds, prepare, stratified_sample
-    from advisor.trials import Settings, time_training
 
     started = time.time() if started is None else started
-    deadline = started + criteria.budget_seconds
+    safety_deadline = started + safety_seconds(criteria.budget_seconds)
     candidates = tuple(candidates)
+    by_id = {c.id: c for c in candidates}
+    if baseline not in by_id:
+        raise ValueError(f"the baseline {baseline!r} is not among the candidates")
     metric = METRICS[criteria.metric]
     jobs = max(1, criteria.jobs)
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -129,35 +146,20 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     cuts: list[str] = []
     cap, why = row_cap(profile, criteria)
     if prepared.n_rows > cap:
-        cuts.append(f"rows {prepared.n_rows:,} → {cap:,} before timing ({why}; stratified sample)")
+        cuts.append(f"rows {prepared.n_rows:,} → {cap:,} before planning ({why}; stratified sample)")
         prepared = stratified_sample(prepared, cap, seed)
     splits, note = make_folds(prepared, 5, seed)
     if note:
         warnings.append(f"Validation folds: {note}.")
     first = fold_data(prepared, *splits[0], 0, seed)
-    settings = Settings(
-        architecture="linear" if criteria.model == "linear" else "mlp", max_epochs=100,
-        batch_size=batch_size_for(len(first.x_train)), patience=10, metric=metric.name,
-        metric_context=tuple(sorted(metric_context(metric.name, criteria).items())),
-    )
-    model_key = _model_fn_key(model_fn)
-    # The pilot is cached like the trials, so an identical re-run makes the identical plan.
-    timer = store.cache(time_training, ignore=["data", "model_fn"]) if store else time_training
-    timing = None
-    for candidate in candidates:  # a candidate that cannot train cannot time either: next one
-        try:
-            pilot = _job(candidate, profile, 0, seed, settings, model_key)
-            timing = timer(pilot, first.key, first, threads, model_fn)
-            break
-        except Exception:  # noqa: BLE001  its own trials will report the error
-            continue
-    if timing is None:
-        raise AdvisorError("No candidate loss could be trained even once; see the errors with "
-                           "--debug, or check a user-registered loss and model_fn.")
-    keep = (candidates[0].id,) + tuple(c.id for c in candidates if c.loss in DEFAULT_LOSSES)
-    plan = plan_trials(prepared.n_rows, tuple(c.id for c in candidates), timing,
-                       criteria.budget_seconds, jobs, keep=keep, folds_possible=len(splits))
-    plan = plan.replace(cuts=tuple(cuts) + plan.cuts, rows_total=profile.n_rows)
+    params = _params(first.n_features, by_id[baseline], criteria, model_fn)
+    if replay is not None:
+        _check_replay(replay, by_id, prepared.n_rows)
+        plan = replay
+    else:
+        plan = plan_trials(prepared.n_rows, tuple(c.id for c in candidates), baseline, params,
+                           criteria.budget_seconds, jobs, folds_possible=len(splits))
+        plan = plan.replace(cuts=tuple(cuts) + plan.cuts, rows_total=profile.n_rows)
     resample = plan.rows < prepared.n_rows
     if resample:
         prepared = stratified_sample(prepared, plan.rows, seed)
@@ -167,49 +169,195 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     else:
         folds = [first] + [fold_data(prepared, train, test, i, seed)
                            for i, (train, test) in enumerate(splits) if i > 0]
-    settings = dataclasses.replace(settings, max_epochs=plan.max_epochs)
-    by_id = {c.id: c for c in candidates}
-    alive = list(plan.candidates)
-    results: list = []
-    dropped: dict[str, str] = {}
-    bar = _Progress(progress, len(alive) * len(folds) * plan.seeds)
-    seeds_run = 0
-    round_index = 0
-    while round_index < plan.seeds:
-        if round_index > 0 and time.time() >= deadline:
-            break
-        trial_seed = seed + SEED_STRIDE * round_index
-        batch = [(_job(by_id[cid], profile, f.fold, trial_seed, settings, model_key), f)
-                 for f in folds for cid in alive]
-        results.extend(_run(batch, deadline, model_fn, cache_dir, threads, jobs, bar))
-        round_index += 1
-        seeds_run += 1
-        if round_index == 1:  # after the first round
-            dropped = _hopeless(results, alive, candidates[0].id, metric.greater_is_better,
-                                len(folds))
-            alive = [cid for cid in alive if cid not in dropped]
-            seeds = seeds_affordable(plan, timing, criteria.budget_seconds, jobs,
-                                     [r.epochs for r in results],
-                                     [r.epochs for r in results if r.candidate_id in alive])
-            plan = _with_seeds(plan, seeds)
-            bar.resize(len(alive) * len(folds) * (seeds - 1) + len(results))
+    settings = _settings(criteria, metric, plan)
+    model_key = _model_fn_key(model_fn)
+    design = Design(folds=len(folds), alternatives=len(plan.candidates) - 1, looks=plan.looks)
+    run = _Rounds(by_id, profile, folds, settings, model_key, model_fn, cache_dir, threads, jobs,
+                  metric.greater_is_better, baseline, design, safety_deadline)
+    bar = _Progress(progress, len(plan.candidates) * len(folds))
+    if replay is not None:
+        for round_index, live in enumerate(replay.schedule):
+            run.round(round_index, seed, live, bar)
+    else:
+        run.adaptive(plan, seed, criteria.budget_seconds, bar)
     bar.close()
-    if seeds_run < plan.seeds:
-        warnings.append(f"The budget ran out after {seeds_run} of {plan.seeds} planned seed rounds.")
-        plan = plan.replace(seeds=seeds_run)
-    if any(r.cut for r in results):
-        n_cut = sum(r.cut for r in results)
-        warnings.append(f"{n_cut} trial(s) were stopped by the {criteria.budget_seconds:g} s "
-                        "budget and left out of the comparison.")
-    verdict = _verdict(candidates, plan, results, dropped, metric, len(folds))
-    return Validation(
+    plan = plan.replace(schedule=tuple(run.schedule))
+    if run.cut:
+        warnings.append(f"{run.cut} trial(s) were stopped by the safety limit "
+                        f"({safety_seconds(criteria.budget_seconds):g} s, far past the "
+                        f"{criteria.budget_seconds:g} s budget) and left out: this machine is much "
+                        "slower than the cost model assumes, and the result depends on timing.")
+    verdict = run.verdict()
+    return _validation(criteria, metric, candidates, run, verdict, plan, stated, started,
+                       model_key or settings.architecture, prepared.left_out, warnings)
+
+
+class _Rounds:
+    """The trials of one validation, a round at a time, and the scores they produced."""
+
+    def __init__(self, by_id, profile, folds, settings, model_key, model_fn, cache_dir, threads,
+                 jobs, greater, baseline, design, deadline):
+        self.by_id, self.profile, self.folds = by_id, profile, folds
+        self.settings, self.model_key, self.model_fn = settings, model_key, model_fn
+        self.cache_dir, self.threads, self.jobs = cache_dir, threads, jobs
+        self.greater, self.baseline, self.design, self.deadline = greater, baseline, design, deadline
+        self.results: list = []
+        self.schedule: list[tuple[str, ...]] = []
+
+    @property
+    def cut(self) -> int:
+        return sum(r.cut for r in self.results)
+
+    def round(self, index: int, seed: int, live, bar) -> None:
+        trial_seed = seed + SEED_STRIDE * index
+        batch = [(_job(self.by_id[cid], self.profile, f.fold, trial_seed, self.settings,
+                       self.model_key), f) for f in self.folds for cid in live]
+        self.results.extend(_run(batch, self.deadline, self.model_fn, self.cache_dir,
+                                 self.threads, self.jobs, bar))
+        self.schedule.append(tuple(live))
+
+    def adaptive(self, plan: Plan, seed: int, budget_seconds: float, bar) -> None:
+        """Rounds while the verdict is open and the plan affords them."""
+        live = list(plan.candidates)
+        first_look = min(FIRST_LOOK, plan.rounds)
+        for index in range(plan.rounds):
+            self.round(index, seed, live, bar)
+            verdict = self.verdict()
+            if index + 1 >= first_look and verdict.decided:
+                return
+            keep = {c.loss for c in verdict.comparisons if c.outcome in (OPEN, BETTER)}
+            live = [c for c in live if c == self.baseline or c in keep]
+            if len(live) < 2 or index + 1 >= plan.rounds or time.time() >= self.deadline:
+                return
+            if not next_round_fits(plan, [r.epochs for r in self.results], len(live),
+                                   budget_seconds, self.jobs):
+                return
+            bar.resize(bar.total + len(live) * len(self.folds))
+
+    def scores(self) -> dict[str, Scores]:
+        out: dict[str, Scores] = {cid: {} for cid in self.by_id}
+        for r in self.results:
+            if r.score is not None:
+                out[r.candidate_id][(r.fold, r.seed)] = r.score
+        return {cid: s for cid, s in out.items() if any(r.candidate_id == cid for r in self.results)}
+
+    def broken(self) -> dict[str, str]:
+        """Candidates that diverged or failed: why, in a few words."""
+        out: dict[str, str] = {}
+        for r in self.results:
+            if r.diverged_epoch is not None:
+                out.setdefault(r.candidate_id, f"diverged at epoch {r.diverged_epoch}")
+            elif r.error:
+                out.setdefault(r.candidate_id, f"failed ({r.error})")
+        return out
+
+    def verdict(self) -> Verdict:
+        return decide(self.scores(), self.baseline, self.greater, self.design,
+                      frozenset(self.broken()))
+
+
+def _validation(criteria, metric, candidates, run: _Rounds, verdict: Verdict, plan, stated,
+                started, model, left_out, warnings) -> Validation:
+    from advisor.explain import verdict_text
+
+    status, recommended, vs_baseline = verdict.status, verdict.recommended, verdict.vs_baseline
+    decided_by = "trials"
+    if stated is not None and stated != verdict.baseline:
+        # The user's statement picks the loss; the status says what the trials measured of it.
+        recommended, decided_by = stated, "statement"
+        vs_baseline = next((c for c in verdict.comparisons if c.loss == stated), None)
+        if verdict.status != "baseline-failed":
+            status = STATED_STATUS[vs_baseline.outcome] if vs_baseline and vs_baseline.n_trials \
+                else "inconclusive"
+    results = _candidate_results(candidates, run, verdict, recommended)
+    validation = Validation(
         metric=metric.name, metric_title=metric.title, greater_is_better=metric.greater_is_better,
-        metric_reason=criteria.metric_reason or "", status=verdict["status"],
-        pick=candidates[0].id, winner=verdict["winner"], verdict=verdict["text"],
-        candidates=verdict["results"], plan=plan, seconds=round(time.time() - started, 2),
-        budget_seconds=criteria.budget_seconds, model=model_key or settings.architecture,
-        left_out_features=prepared.left_out, warnings=tuple(warnings),
+        metric_reason=criteria.metric_reason or "", status=status,
+        baseline=verdict.baseline, pick=candidates[0].id, recommended=recommended,
+        decided_by=decided_by, vs_baseline=vs_baseline, level=verdict.level,
+        margin=verdict.margin, verdict="", candidates=results, plan=plan,
+        seconds=round(time.time() - started, 2), budget_seconds=criteria.budget_seconds,
+        model=model, left_out_features=left_out, warnings=tuple(warnings),
     )
+    return validation.replace(verdict=verdict_text(validation, run.broken()))
+
+
+def _candidate_results(candidates, run: _Rounds, verdict: Verdict, recommended: str):
+    scores = run.scores()
+    broken = run.broken()
+    comparisons = {c.loss: c for c in verdict.comparisons}
+    outcome_status = {BETTER: "better", WORSE: "worse", EQUIVALENT: "equivalent", OPEN: "tied"}
+    out = []
+    for c in candidates:
+        rows = [r for r in run.results if r.candidate_id == c.id]
+        values = scores.get(c.id, {})
+        interval = blocked_interval(values, LEVEL)
+        comparison = comparisons.get(c.id)
+        if not rows:
+            state = "not trialled"
+        elif c.id in broken:
+            state = "diverged" if broken[c.id].startswith("diverged") else "failed"
+        elif c.id == recommended:
+            state = "recommended"
+        elif c.id == verdict.baseline:
+            state = "baseline"
+        elif comparison is not None:
+            state = outcome_status[comparison.outcome]
+        else:
+            state = "tied"
+        first_seed = min((r.seed for r in rows), default=None)
+        diverged_epoch = next((r.diverged_epoch for r in rows if r.diverged_epoch is not None), None)
+        out.append(CandidateResult(
+            id=c.id, loss=c.loss, title=c.title, status=state,
+            mean=interval.mean if values else None, ci_low=interval.low, ci_high=interval.high,
+            n_trials=len(values), seconds=round(sum(r.seconds for r in rows), 2),
+            diverged=diverged_epoch is not None, diverged_epoch=diverged_epoch,
+            error=next((r.error for r in rows if r.error), None),
+            diff_mean=comparison.diff_mean if comparison else None,
+            diff_ci_low=comparison.ci_low if comparison else None,
+            diff_ci_high=comparison.ci_high if comparison else None,
+            scores=tuple(r.score for r in rows), folds=tuple(r.fold for r in rows),
+            seeds=tuple(r.seed for r in rows), epochs=tuple(r.epochs for r in rows),
+            curves=tuple(r.val_loss for r in rows if r.seed == first_seed),
+        ))
+    return tuple(out)
+
+
+def _settings(criteria: Criteria, metric, plan: Plan):
+    from advisor.trials import Settings
+
+    return Settings(
+        architecture="linear" if criteria.model == "linear" else "mlp",
+        max_epochs=plan.max_epochs, batch_size=plan.batch_size, patience=plan.patience,
+        metric=metric.name,
+        metric_context=tuple(sorted(metric_context(metric.name, criteria).items())),
+    )
+
+
+def _params(n_features: int, baseline: Candidate, criteria: Criteria,
+            model_fn: Callable | None) -> int:
+    """Weights of the trial network: the cost model's measure of its size."""
+    if model_fn is None:
+        hidden = () if criteria.model == "linear" else (64, 32)
+        return mlp_params(n_features, baseline.head.units, hidden)
+    from advisor.kerasenv import import_keras
+    from advisor.trials import output_layer
+
+    keras = import_keras(1)
+    return int(model_fn(n_features, output_layer(keras, baseline.head)).count_params())
+
+
+def _check_replay(plan: Plan, by_id: dict, rows: int) -> None:
+    missing = sorted({c for live in plan.schedule for c in live} - set(by_id))
+    if not plan.schedule:
+        raise AdvisorError("The saved plan has no schedule of rounds: it comes from a run "
+                           "without validation. Pass the JSON of a validated run to --plan.")
+    if missing:
+        raise AdvisorError(f"The saved plan trials {', '.join(missing)}, which this run's rules "
+                           "do not propose: replay it with the same options and rules files.")
+    if plan.rows > rows:
+        raise AdvisorError(f"The saved plan uses {plan.rows:,} rows but this table has {rows:,}: "
+                           "replay a plan on the table it was made for.")
 
 
 def row_cap(profile: DatasetProfile, criteria: Criteria) -> tuple[int, str]:
@@ -225,16 +373,6 @@ def row_cap(profile: DatasetProfile, criteria: Criteria) -> tuple[int, str]:
     if fitting >= PILOT_ROW_CAP:
         return PILOT_ROW_CAP, "the ceiling for any budget"
     return max(fitting, 100), f"--memory-limit-mb {criteria.memory_limit_mb:g}"
-
-
-def _with_seeds(plan: Plan, seeds: int) -> Plan:
-    """The plan with the seed count the first round's epochs afford, its cuts text to match."""
-    from advisor.budget import MAX_SEEDS
-
-    cuts = tuple(c for c in plan.cuts if not c.startswith("seeds "))
-    if seeds < MAX_SEEDS:
-        cuts = (f"seeds {MAX_SEEDS} → {seeds}",) + cuts
-    return plan.replace(seeds=seeds, cuts=cuts)
 
 
 def _job(candidate: Candidate, profile: DatasetProfile, fold: int, seed: int, settings,
@@ -286,154 +424,6 @@ def _run(batch, deadline, model_fn, cache_dir, threads, jobs, bar) -> list:
         bar.step()
     # Completion order varies between runs; the statistics must not.
     return sorted(out, key=lambda r: (r.seed, r.fold, r.candidate_id))
-
-
-def _scores(results, cid: str) -> dict[tuple[int, int], float]:
-    return {(r.fold, r.seed): r.score for r in results
-            if r.candidate_id == cid and r.score is not None}
-
-
-def _hopeless(results, alive, pick: str, greater: bool, n_folds: int) -> dict[str, str]:
-    """After the first round: candidates worse than the round's best beyond noise (not the pick)."""
-    ratio = 1 / max(n_folds - 1, 1)
-    means = {cid: np.mean(list(_scores(results, cid).values())) for cid in alive
-             if _scores(results, cid)}
-    if not means:
-        return {}
-    best = max(means, key=lambda c: means[c] if greater else -means[c])
-    dropped = {}
-    for cid in alive:
-        if cid in (pick, best) or cid not in means:
-            continue
-        diff = paired_difference(_scores(results, cid), _scores(results, best), ratio, greater)
-        if worse_beyond_noise(diff):
-            dropped[cid] = best
-    return dropped
-
-
-def _verdict(candidates, plan: Plan, results, dropped, metric, n_folds) -> dict[str, Any]:
-    greater = metric.greater_is_better
-    ratio = 1 / max(n_folds - 1, 1)
-    rank = {c.id: i for i, c in enumerate(candidates)}
-    simple = {c.id: c.complexity for c in candidates}
-    pick = candidates[0].id
-    scores = {c.id: _scores(results, c.id) for c in candidates}
-    diverged = {}
-    errors = {}
-    for r in results:
-        if r.diverged_epoch is not None:
-            diverged.setdefault(r.candidate_id, r.diverged_epoch)
-        if r.error:
-            errors.setdefault(r.candidate_id, r.error)
-    usable = [c.id for c in candidates if c.id in plan.candidates and c.id not in diverged
-              and c.id not in errors and len(scores[c.id]) >= MIN_TRIALS]
-
-    def diff(a, b) -> Interval:
-        return paired_difference(scores[a], scores[b], ratio, greater)
-
-    def simplest(ids):
-        return min(ids, key=lambda c: (simple[c], rank[c]))
-
-    def margin_around(reference: str) -> float:
-        return equivalence_margin(list(scores[reference].values()))
-
-    def equivalent_and_simpler(reference: str) -> list[str]:
-        """Simpler candidates shown equivalent to ``reference`` (TOST-style: the whole interval
-        of the difference inside ± the margin), ``reference`` itself first."""
-        margin = margin_around(reference)
-        return [reference] + [c for c in usable if c != reference
-                              and simple[c] < simple[reference]
-                              and equivalent(diff(c, reference), margin)]
-
-    def fmt(x):
-        return f"{x:+.3g}" if x is not None else "n/a"
-
-    name = metric.title
-    pick_usable = pick in usable
-    if not pick_usable and usable and (pick in diverged or pick in errors):
-        best = max(usable, key=lambda c: np.mean(list(scores[c].values())) * (1 if greater else -1))
-        winner = simplest(equivalent_and_simpler(best))
-        why = (f"diverged at epoch {diverged[pick]}" if pick in diverged else f"failed ({errors[pick]})")
-        status, text = "overturned", (f"Overturned: the rules' pick {pick} {why}; {winner} is the "
-                                      f"best working candidate on {name}.")
-    elif not pick_usable or len(usable) < 2:
-        status, winner = "inconclusive", pick
-        n_pick = len(scores[pick])
-        text = (f"Inconclusive: {n_pick} trial(s) of the rules' pick {pick} and "
-                f"{len(usable)} comparable candidate(s) finished within the budget — too few to "
-                f"tell; keeping the rules' pick.")
-    else:
-        beaten_by = [c for c in usable if c != pick and better_beyond_noise(diff(c, pick))]
-        if beaten_by:
-            best = max(beaten_by, key=lambda c: diff(c, pick).mean)
-            winner = simplest(equivalent_and_simpler(best))
-            d = diff(winner, pick)
-            status = "overturned"
-            text = (f"Overturned: {winner} beats the rules' pick {pick} on {name} by "
-                    f"{abs(d.mean):.3g} (95% interval {abs(d.low):.3g} to {abs(d.high):.3g}, "
-                    f"{d.n} paired trials)"
-                    + (f"; it is equivalent to the best, {best}, and simpler — keeping the "
-                       "simpler loss." if winner != best else "."))
-        else:
-            status = "confirmed"
-            winner = simplest(equivalent_and_simpler(pick))
-            unresolved = [c for c in usable if c != pick and not worse_beyond_noise(diff(c, pick))]
-            n = max((diff(c, pick).n for c in usable if c != pick), default=len(scores[pick]))
-            margin = margin_around(pick)
-            if winner != pick:
-                d = diff(winner, pick)
-                text = (f"Tied — keep the simpler loss: {winner} is equivalent to the rules' pick "
-                        f"{pick} on {name} (difference {fmt(d.mean)}, 95% interval {fmt(d.low)} "
-                        f"to {fmt(d.high)}, inside ±{margin:.3g}; {d.n} paired trials).")
-            elif unresolved:
-                text = (f"Confirmed: no candidate beats the rules' pick {pick} on {name} beyond "
-                        f"noise over {n} paired trials. {', '.join(unresolved)} could not be told "
-                        f"apart from it, nor shown equivalent within ±{margin:.3g}: ties go to "
-                        "the rules' pick.")
-            else:
-                text = (f"Confirmed: the rules' pick {pick} is best on {name}, ahead of every "
-                        f"other candidate beyond noise over {n} paired trials.")
-    out = []
-    for c in candidates:
-        values = scores[c.id]
-        seconds = sum(r.seconds for r in results if r.candidate_id == c.id)
-        trial_rows = [r for r in results if r.candidate_id == c.id]
-        interval = corrected_interval(list(values.values()), ratio)
-        d = diff(c.id, pick) if c.id != pick and values and scores[pick] else None
-        if c.id not in plan.candidates:
-            state = "not trialled"
-        elif c.id in errors:
-            state = "failed"
-        elif c.id in diverged:
-            state = "diverged"
-        elif c.id in dropped:
-            state = "dropped"
-        elif c.id == winner:
-            state = "recommended"
-        elif c.id == pick:
-            state = "pick"
-        elif d is not None and better_beyond_noise(d):
-            state = "better"
-        elif d is not None and worse_beyond_noise(d):
-            state = "worse"
-        else:
-            state = "tied"
-        first_seed = min((r.seed for r in trial_rows), default=None)
-        out.append(CandidateResult(
-            id=c.id, loss=c.loss, title=c.title, status=state,
-            mean=interval.mean if values else None, ci_low=interval.low, ci_high=interval.high,
-            n_trials=len(values), seconds=round(seconds, 2), diverged=c.id in diverged,
-            diverged_epoch=diverged.get(c.id), error=errors.get(c.id),
-            diff_mean=d.mean if d is not None and d.n else None,
-            diff_ci_low=d.low if d is not None else None,
-            diff_ci_high=d.high if d is not None else None,
-            scores=tuple(r.score for r in trial_rows),
-            folds=tuple(r.fold for r in trial_rows),
-            seeds=tuple(r.seed for r in trial_rows),
-            epochs=tuple(r.epochs for r in trial_rows),
-            curves=tuple(r.val_loss for r in trial_rows if r.seed == first_seed),
-        ))
-    return {"status": status, "winner": winner, "text": text, "results": tuple(out)}
 
 
 class _Progress:

@@ -1,0 +1,186 @@
+"""The decision rule and the plan: pure functions, tested without TensorFlow.
+
+The verdict is a function of trial scores and the plan's design; the plan a function of the
+table's size, the model's size, the candidates and the budget. Simulated comparisons check the
+rule's error rate (a non-baseline loss recommended when nothing differs) and its power.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from advisor.budget import (MAX_ROUNDS, Plan, mlp_params, next_round_fits, plan_trials,
+                            trial_seconds)
+from advisor.verdict import (FAMILY_ALPHA, Design, blocked_interval, decide, simulate)
+
+DESIGN = Design(folds=5, alternatives=1, looks=1)  # one look: 90% two-sided intervals
+
+
+def _scores(values_by_round: list[list[float]]) -> dict[tuple[int, int], float]:
+    return {(fold, r): v for r, values in enumerate(values_by_round) for fold, v in enumerate(values)}
+
+
+BASE = [0.60, 0.55, 0.65, 0.58, 0.62]  # fold difficulty varies far more than the losses do
+
+
+def _shifted(shift: float, wiggle=(0.004, -0.003, 0.002, -0.001, 0.001)) -> list[float]:
+    return [b + shift + w for b, w in zip(BASE, wiggle)]
+
+
+def test_blocked_interval_by_hand():
+    values = _scores([[0.01, 0.03, -0.01, 0.02, 0.00], [0.03, 0.01, 0.01, 0.00, 0.02]])
+    got = blocked_interval(values, 0.95)
+    fold_means = np.array([0.02, 0.02, 0.0, 0.01, 0.01])
+    half = 2.7764451 * fold_means.std(ddof=1) / math.sqrt(5)  # t(0.975, 4)
+    assert got.n == 10 and got.mean == pytest.approx(0.012)
+    assert (got.low, got.high) == pytest.approx((0.012 - half, 0.012 + half), rel=1e-6)
+
+
+def test_improved_when_an_alternative_beats_the_baseline_beyond_noise():
+    scores = {"base": _scores([BASE]), "weighted": _scores([_shifted(0.03)]),
+              "focal": _scores([_shifted(-0.002)])}
+    v = decide(scores, "base", True, Design(5, 2, 1))
+    assert (v.status, v.recommended) == ("improved", "weighted")
+    assert v.vs_baseline.loss == "weighted" and v.vs_baseline.outcome == "better"
+    assert v.vs_baseline.diff_mean == pytest.approx(0.0306)
+    assert v.vs_baseline.ci_low > 0 and v.vs_baseline.n_trials == 5 and v.decided
+
+
+def test_tied_keeps_the_baseline_and_shows_the_closest():
+    noisy = [0.05, -0.06, 0.04, -0.03, 0.02]
+    scores = {"base": _scores([BASE]), "focal": _scores([_shifted(0.0, noisy)])}
+    v = decide(scores, "base", True, DESIGN)
+    assert (v.status, v.recommended) == ("tied", "base")
+    assert v.vs_baseline.loss == "focal" and v.vs_baseline.outcome == "open"
+    assert v.vs_baseline.ci_low < 0 < v.vs_baseline.ci_high
+    assert not v.decided  # more trials could still settle it
+
+
+def test_tied_by_equivalence_is_decided():
+    tiny = [0.001, -0.001, 0.0005, -0.0005, 0.0]
+    scores = {"base": _scores([BASE]), "smooth": _scores([_shifted(0.0, tiny)])}
+    v = decide(scores, "base", True, DESIGN)
+    assert (v.status, v.vs_baseline.outcome, v.decided) == ("tied", "equivalent", True)
+    assert v.margin == pytest.approx(0.02 * np.mean(BASE))
+
+
+def test_baseline_best_when_every_alternative_is_worse():
+    scores = {"base": _scores([BASE]), "focal": _scores([_shifted(-0.05)]),
+              "poly1": _scores([_shifted(-0.03)])}
+    v = decide(scores, "base", True, Design(5, 2, 1))
+    assert (v.status, v.recommended) == ("baseline-best", "base")
+    assert v.vs_baseline.loss == "poly1"  # the closest of the beaten
+
+
+def test_lower_is_better_metrics_are_oriented():
+    errors = [10.0, 12.0, 9.0, 11.0, 10.5]
+    scores = {"mse": _scores([errors]), "huber": _scores([[e - 1.0 for e in errors]])}
+    scores["huber"][(0, 0)] -= 0.1
+    v = decide(scores, "mse", False, DESIGN)
+    assert (v.status, v.recommended) == ("improved", "huber")
+    assert v.vs_baseline.diff_mean == pytest.approx(1.02)
+
+
+def test_inconclusive_with_too_few_paired_trials():
+    scores = {"base": {(0, 0): 0.6, (1, 0): 0.5}, "focal": {(0, 0): 0.7, (1, 0): 0.6}}
+    v = decide(scores, "base", True, DESIGN)
+    assert (v.status, v.recommended, v.decided) == ("inconclusive", "base", False)
+
+
+def test_baseline_failed_recommends_the_best_working_candidate():
+    scores = {"base": {}, "huber": _scores([_shifted(0.0)]), "mae": _scores([_shifted(0.01)])}
+    v = decide(scores, "base", True, Design(5, 2, 1), broken={"base"})
+    assert (v.status, v.recommended, v.vs_baseline) == ("baseline-failed", "mae", None)
+
+
+def test_the_verdict_is_a_pure_function_of_the_scores():
+    scores = {"base": _scores([BASE, _shifted(0.001)]), "focal": _scores([_shifted(0.004)] * 2)}
+    assert decide(scores, "base", True, DESIGN) == decide(dict(scores), "base", True, DESIGN)
+
+
+# --- error rate and power, by simulation -------------------------------------------------------
+
+# The design a 60 s budget buys on a 5,000-row table of 20 features (the plan below decides it).
+PLAN_5K_60S = plan_trials(5000, ("weighted", "focal", "smooth", "base"), "base",
+                          mlp_params(20, 1), 60)
+# Share of a trial score's variance that every loss shares on that trial (the fold's difficulty
+# and the seed's luck), as measured on the real benchmark tables (benchmarks/README.md).
+REAL_SHARED_SHARE = 0.75
+
+
+def test_the_60s_5k_design():
+    plan = PLAN_5K_60S
+    assert (plan.rows, plan.folds, plan.candidates, plan.rounds) == (5000, 5, ("weighted", "base"), 2)
+
+
+@pytest.mark.parametrize("alternatives", [1, 3])
+def test_no_difference_recommends_another_loss_at_most_5_percent(alternatives):
+    plan = PLAN_5K_60S
+    result = simulate(0.0, rounds=plan.rounds, folds=plan.folds, alternatives=alternatives,
+                      shared_share=REAL_SHARED_SHARE, comparisons=2000, seed=7)
+    assert result["share"] <= FAMILY_ALPHA + 2 * result["mc_error"], result
+    # A harsher world for the rule: most variance is the loss's own, little is shared.
+    harsh = simulate(0.0, rounds=MAX_ROUNDS, folds=5, alternatives=alternatives,
+                     shared_share=0.2, interaction_share=0.3, comparisons=2000, seed=8)
+    assert harsh["share"] <= FAMILY_ALPHA + 2 * harsh["mc_error"], harsh
+
+
+def test_power_at_one_trial_standard_deviation(capsys):
+    plan = PLAN_5K_60S
+    result = simulate(1.0, rounds=plan.rounds, folds=plan.folds,
+                      alternatives=len(plan.candidates) - 1, shared_share=REAL_SHARED_SHARE,
+                      comparisons=2000, seed=11)
+    with capsys.disabled():
+        print(f"\npower at a 1-sd effect, {plan.folds} folds × {plan.rounds} rounds, "
+              f"{len(plan.candidates) - 1} alternative(s): {result['share']:.3f} "
+              f"± {result['mc_error']:.3f}")
+    assert result["share"] >= 0.80, result
+
+
+# --- the plan ------------------------------------------------------------------------------------
+
+
+def test_plan_is_deterministic_and_never_trials_one_loss_alone():
+    ids = ("focal", "weighted", "smooth", "base")
+    for rows in (300, 5000, 200_000):
+        for budget in (5, 15, 60, 600):
+            plan = plan_trials(rows, ids, "base", mlp_params(30, 1), budget)
+            again = plan_trials(rows, ids, "base", mlp_params(30, 1), budget)
+            assert plan == again
+            assert "base" in plan.candidates and len(plan.candidates) >= 2, plan
+            assert 1 <= plan.rounds <= MAX_ROUNDS and plan.looks == max(plan.rounds - 1, 1)
+
+
+def test_plan_spends_on_rows_first_then_depth_then_breadth():
+    ids = ("focal", "weighted", "smooth", "base")
+    params = mlp_params(20, 1)
+    roomy = plan_trials(5000, ids, "base", params, 600)
+    assert (roomy.rows, roomy.folds, roomy.rounds, roomy.candidates) == (5000, 5, 5, ids)
+    assert roomy.cuts == ()
+    tight = plan_trials(200_000, ids, "base", params, 30)
+    assert tight.rows < 200_000 and tight.candidates == ("focal", "base")
+    assert any(c.startswith("rows 200,000 →") for c in tight.cuts)
+    assert plan_trials(5000, ids, "base", params, 30).rows == 5000  # all rows while affordable
+
+
+def test_next_round_counts_the_epochs_the_trials_ran():
+    plan = plan_trials(5000, ("focal", "base"), "base", mlp_params(20, 1), 60)
+    assert next_round_fits(plan, [10] * 10, 2, 60, 1)
+    assert not next_round_fits(plan, [100] * 10, 2, 60, 1)
+    assert trial_seconds(3400, 3000, 20) < trial_seconds(3400, 3000, 40)
+
+
+def test_plan_round_trips_through_json():
+    plan = PLAN_5K_60S.replace(schedule=(("weighted", "base"), ("weighted", "base")))
+    assert Plan.from_dict(plan.to_dict()) == plan
+
+
+def test_deciding_imports_no_tensorflow():
+    code = ("import sys; from advisor.verdict import simulate; from advisor.budget import plan_trials; "
+            "simulate(0.5, rounds=2, comparisons=20); assert 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
