@@ -25,12 +25,13 @@ import math
 from dataclasses import dataclass
 
 from advisor.records import Record
+from advisor.verdict import looks_for
 
 MAX_FOLDS, MIN_FOLDS = 5, 3
 MAX_ROUNDS = 5  # 25 paired trials with 5 folds: beyond that, a difference too small to matter
 MIN_ROUNDS = 2  # the minimum design: baseline and one alternative, every fold twice
 MIN_CANDIDATES = 2  # the baseline and at least one alternative: one loss alone decides nothing
-BREADTH_ROUNDS = 3  # rounds the first alternative keeps when another candidate joins
+BREADTH_ROUNDS = MAX_ROUNDS  # another candidate joins only once the first has every round
 EPOCH_CAP = 100
 LOW_EPOCH_CAPS = (40, 25, 15, 10)  # only when even the smallest design does not fit
 PATIENCE = 10
@@ -188,7 +189,7 @@ def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], baseline: str, 
     train_rows = train_rows_of(rows, folds)
     estimate = design_cost(k, rounds, rows, epochs)
     return Plan(
-        folds=folds, rounds=rounds, looks=max(rounds - 1, 1), max_epochs=epochs,
+        folds=folds, rounds=rounds, looks=looks_for(rounds), max_epochs=epochs,
         patience=PATIENCE, batch_size=batch_size_for(train_rows), rows=rows,
         rows_total=rows_total, candidates=ranked, baseline=baseline,
         params=params_at(rows) if params_at else params,

@@ -29,7 +29,7 @@ def _interval(v: Validation) -> str:
     if c is None or c.ci_low is None:
         n = 0 if c is None else c.n_trials
         return f"{n} paired trial(s), no interval"
-    return (f"{v.level:.1%} interval {signed(c.ci_low)} to {signed(c.ci_high)}, "
+    return (f"{c.level:.1%} interval {signed(c.ci_low)} to {signed(c.ci_high)}, "
             f"{c.n_trials} paired trials")
 
 

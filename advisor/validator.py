@@ -32,13 +32,12 @@ from advisor.profiler import DatasetProfile
 from advisor.records import Record
 from advisor.rules import Candidate
 from advisor.verdict import (BETTER, EQUIVALENT, OPEN, WORSE, Comparison, Design, Scores,
-                             Verdict, blocked_interval, decide)
+                             Verdict, blocked_interval, decide, is_look, stops)
 
 SEED_STRIDE = 1009  # trial seeds of one run: seed, seed + 1009, … (never another run's seeds)
 PILOT_ROW_CAP = 200_000  # rows kept before folds are fitted, for tables beyond any budget
 MEMORY_PER_TABLE_COPY = 8.0  # copies of a row the trials hold at once, for --memory-limit-mb
 LEVEL = 0.95  # of each candidate's own score interval
-FIRST_LOOK = 2  # the first round whose comparisons may claim "better" (when more may follow)
 # What the trials measured of a loss the user's statement chose, in the verdict's words.
 STATED_STATUS = {BETTER: "improved", WORSE: "baseline-best", EQUIVALENT: "tied", OPEN: "tied"}
 
@@ -171,7 +170,8 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
                            for i, (train, test) in enumerate(splits) if i > 0]
     settings = _settings(criteria, metric, plan)
     model_key = _model_fn_key(model_fn)
-    design = Design(folds=len(folds), alternatives=len(plan.candidates) - 1, looks=plan.looks)
+    design = Design(folds=len(folds), alternatives=len(plan.candidates) - 1, looks=plan.looks,
+                    favoured=next((c for c in plan.candidates if c != baseline), None))
     run = _Rounds(by_id, profile, folds, settings, model_key, model_fn, cache_dir, threads, jobs,
                   metric.greater_is_better, baseline, design, safety_deadline)
     bar = _Progress(progress, len(plan.candidates) * len(folds))
@@ -219,15 +219,15 @@ class _Rounds:
     def adaptive(self, plan: Plan, seed: int, budget_seconds: float, bar) -> None:
         """Rounds while the verdict is open and the plan affords them."""
         live = list(plan.candidates)
-        first_look = min(FIRST_LOOK, plan.rounds)
         for index in range(plan.rounds):
             self.round(index, seed, live, bar)
             verdict = self.verdict()
-            if index + 1 >= first_look and verdict.decided:
+            if stops(verdict, index + 1, plan.rounds):
                 return
-            keep = {c.loss for c in verdict.comparisons if c.outcome in (OPEN, BETTER)}
+            going = (OPEN,) if is_look(index + 1, plan.rounds) else (OPEN, BETTER)
+            keep = {c.loss for c in verdict.comparisons if c.outcome in going}
             live = [c for c in live if c == self.baseline or c in keep]
-            if len(live) < 2 or index + 1 >= plan.rounds or time.time() >= self.deadline:
+            if len(live) < 2 or time.time() >= self.deadline:
                 return
             if not next_round_fits(plan, [r.epochs for r in self.results], len(live),
                                    budget_seconds, self.jobs):

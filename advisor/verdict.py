@@ -19,9 +19,10 @@ as in a one-way random-effects analysis. The question is "which loss should be t
 table", so the table itself is fixed: unlike Nadeau & Bengio's (2003) corrected test, which asks
 about new tables of the same size, the interval does not widen for the overlap of training sets
 (that correction left a one-standard-deviation effect undetectable at any trial count). Trials are added
-round by round while the decision is open, so the same data are looked at several times, and
-several alternatives are compared with one baseline: a claim of "better" spends a one-sided error
-of ``FAMILY_ALPHA`` split evenly over every (alternative, look) pair the plan allows (Bonferroni),
+round by round while the decision is open, so the same data are looked at more than once, and
+several alternatives are compared with one baseline: "better" may be claimed at two looks only
+(the second round and the last), and each claim spends a one-sided error of ``FAMILY_ALPHA``
+split evenly over every (alternative, look) pair (Bonferroni),
 so the chance of recommending a non-baseline loss that is no better stays at or below
 ``FAMILY_ALPHA`` however the looks fall. Equivalence (two one-sided tests, Schuirmann 1987)
 within ± ``EQUIVALENCE_SHARE`` of the baseline's score settles a comparison as a tie early.
@@ -40,6 +41,7 @@ from advisor.records import Record
 FAMILY_ALPHA = 0.05
 # Fewest paired trials a comparison needs before it can be decided either way.
 MIN_PAIRED = 3
+FIRST_LOOK = 2  # the first round whose comparisons may claim "better" (when more may follow)
 # Two losses are the same for practical purposes within 2% of the baseline's score.
 EQUIVALENCE_SHARE = 0.02
 EQUIVALENCE_FLOOR = 1e-3  # for scores near 0 (an error metric on a well-fitted target)
@@ -66,16 +68,30 @@ class Design(Record):
     folds: int
     alternatives: int  # alternatives compared with the baseline in the first round
     looks: int  # rounds at which a "better" claim may be made
+    favoured: str | None = None  # the rules' first alternative: half the error allowance
 
-    @property
-    def alpha_per_test(self) -> float:
-        """One-sided error of each (alternative, look) test."""
-        return FAMILY_ALPHA / max(self.alternatives * self.looks, 1)
+    def alpha_for(self, alternative: str | None = None) -> float:
+        """One-sided error of each look's test of ``alternative``: the whole allowance for a
+        lone alternative; else half for the rules' first choice and half shared by the rest
+        (a weighted Bonferroni split: the rules' ranking is prior knowledge, so more budget
+        for breadth costs their first choice little power)."""
+        per_look = FAMILY_ALPHA / max(self.looks, 1)
+        if self.alternatives <= 1:
+            return per_look
+        if self.favoured is None:
+            return per_look / self.alternatives
+        if alternative == self.favoured:
+            return per_look / 2
+        return per_look / 2 / (self.alternatives - 1)
+
+    def level_for(self, alternative: str | None = None) -> float:
+        """Two-sided level of an alternative's interval: each side holds its ``alpha_for``."""
+        return 1 - 2 * self.alpha_for(alternative)
 
     @property
     def level(self) -> float:
-        """Two-sided level of the intervals shown: each side holds ``alpha_per_test``."""
-        return 1 - 2 * self.alpha_per_test
+        """The level of the rules' first alternative (of every one, when unweighted)."""
+        return self.level_for(self.favoured)
 
 
 @dataclass(frozen=True)
@@ -135,9 +151,10 @@ def margin_for(baseline: Scores) -> float:
 
 
 def compare(alternative: str, diffs: Scores, design: Design, margin: float) -> Comparison:
-    interval = blocked_interval(diffs, design.level)
+    level = design.level_for(alternative)
+    interval = blocked_interval(diffs, level)
     if interval.n == 0:
-        return Comparison(alternative, None, None, None, 0, design.level, OPEN)
+        return Comparison(alternative, None, None, None, 0, level, OPEN)
     outcome = OPEN
     if interval.n >= MIN_PAIRED and interval.low is not None:
         if interval.low > 0:
@@ -147,7 +164,7 @@ def compare(alternative: str, diffs: Scores, design: Design, margin: float) -> C
         elif -margin <= interval.low and interval.high <= margin:
             outcome = EQUIVALENT
     return Comparison(alternative, interval.mean, interval.low, interval.high, interval.n,
-                      design.level, outcome)
+                      level, outcome)
 
 
 def decide(scores: dict[str, Scores], baseline: str, greater_is_better: bool, design: Design,
@@ -197,14 +214,36 @@ def _closest(comparisons: tuple[Comparison, ...]) -> Comparison | None:
     return max(measured, key=lambda c: (c.n_trials >= MIN_PAIRED, c.diff_mean, c.loss))
 
 
-def still_open(verdict: Verdict) -> tuple[str, ...]:
-    """Alternatives whose comparison more trials could still settle."""
-    return tuple(c.loss for c in verdict.comparisons if c.outcome == OPEN)
+def looks_for(rounds: int) -> int:
+    """Rounds at which "better" may be claimed: the second (or the only) one and the last."""
+    return 1 if rounds <= FIRST_LOOK else 2
+
+
+def is_look(round_number: int, rounds: int) -> bool:
+    """Whether a "better" claim may be made after ``round_number`` (1-based) of at most
+    ``rounds``; a run that stops early makes its last round a look too (still at most two)."""
+    return round_number == min(FIRST_LOOK, rounds) or round_number == rounds
+
+
+def stops(verdict: Verdict, round_number: int, rounds: int) -> bool:
+    """Whether the run stops after this round: decided at a look, or — between looks — decided
+    without any claim that an alternative is better (worse or equivalent costs no error)."""
+    if round_number >= rounds:
+        return True
+    if is_look(round_number, rounds):
+        return verdict.decided
+    return verdict.decided and verdict.status != "improved"
+
+
+def still_open(verdict: Verdict, look: bool = True) -> tuple[str, ...]:
+    """Alternatives more trials could still settle; between looks a "better" one stays in."""
+    going = (OPEN,) if look else (OPEN, BETTER)
+    return tuple(c.loss for c in verdict.comparisons if c.outcome in going)
 
 
 def simulate(effect_sd: float, *, rounds: int, folds: int = 5, alternatives: int = 1,
              shared_share: float = 0.5, interaction_share: float = 0.1, comparisons: int = 2000,
-             seed: int = 0, first_look: int = 2) -> dict[str, float]:
+             seed: int = 0) -> dict[str, float]:
     """Share of simulated runs that recommend a non-baseline loss, with its Monte-Carlo error.
 
     A trial's score (variance 1) is ``μ_c + F_f + S_fs + I_cf + e_cfs``: ``F`` the test fold's
@@ -212,12 +251,13 @@ def simulate(effect_sd: float, *, rounds: int, folds: int = 5, alternatives: int
     variance, which pairing removes); ``I`` how this loss happens to suit this fold, the same
     for every seed (``interaction_share``: what makes repeated folds correlated); ``e`` the
     rest. The first alternative is better than the baseline by ``effect_sd`` trial standard
-    deviations (0: the same distribution), the others equal it. Trials arrive a round (every
+    deviations (0: the same distribution), the others equal it; it is the rules' first choice. Trials arrive a round (every
     fold, one more seed) at a time and the run stops once the verdict is decided, as the
     validator does.
     """
     rng = np.random.default_rng(seed)
-    design = Design(folds=folds, alternatives=alternatives, looks=max(rounds - first_look + 1, 1))
+    design = Design(folds=folds, alternatives=alternatives, looks=looks_for(rounds),
+                    favoured="alt0")
     own_share = 1.0 - shared_share - interaction_share
     ids = ["baseline"] + [f"alt{i}" for i in range(alternatives)]
     means = {c: 0.0 for c in ids}
@@ -235,12 +275,10 @@ def simulate(effect_sd: float, *, rounds: int, folds: int = 5, alternatives: int
                 noise = rng.normal(0, math.sqrt(own_share), folds)
                 for f in range(folds):
                     scores[c][(f, r)] = means[c] + fold_effect[f] + luck[f] + suits[c][f] + noise[f]
-            if r + 1 < first_look:
-                continue
             verdict = decide({c: scores[c] for c in live}, "baseline", True, design)
-            if verdict.decided:
+            if stops(verdict, r + 1, rounds):
                 break
-            live = ["baseline", *still_open(verdict)]
+            live = ["baseline", *still_open(verdict, is_look(r + 1, rounds))]
         hits += verdict is not None and verdict.status == "improved"
     share = hits / comparisons
     return {"share": share, "mc_error": math.sqrt(max(share * (1 - share), 1e-12) / comparisons),
