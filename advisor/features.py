@@ -3,6 +3,10 @@
 Cheap facts (kinds, missing fractions) read every row. Costly ones (feature outliers, duplicate
 rows, conflicting labels) read a seeded sample whose size the profile reports, so profiling stays
 within a small multiple of the time it takes to read the file.
+
+A cell is missing when pandas says so (``NaN``, ``None``, ``pd.NA``, ``NaT``), when it holds an
+empty or whitespace-only string, or when it is ±inf in a numeric column: :func:`missing_mask`
+is the one definition, shared with the trials' preparation (:mod:`advisor.prepare`).
 """
 
 from __future__ import annotations
@@ -47,6 +51,67 @@ def sample_positions(n_rows: int, seed: int, size: int = SAMPLE_ROWS) -> np.ndar
     return np.sort(np.random.default_rng(seed).choice(n_rows, size=size, replace=False))
 
 
+def missing_mask(column: pd.Series) -> np.ndarray:
+    """Boolean mask of the missing cells: pandas' missing markers, blank strings, ±inf."""
+    mask = np.array(column.isna(), dtype=bool)  # a writable copy
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        blank = [c for c in dtype.categories if isinstance(c, str) and not c.strip()]
+        if blank:
+            mask |= column.isin(blank).to_numpy(dtype=bool)
+    elif pd.api.types.is_object_dtype(dtype):
+        values = column.to_numpy()
+        mask |= np.fromiter((isinstance(v, str) and not v.strip() for v in values), bool,
+                            len(values))
+    elif pd.api.types.is_string_dtype(dtype):
+        mask |= column.str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+    elif pd.api.types.is_float_dtype(dtype):
+        mask |= np.isinf(column.to_numpy(dtype="float64", na_value=np.nan))
+    return mask
+
+
+def is_boolean(column: pd.Series) -> bool:
+    """True/false values, in any storage: numpy or nullable booleans, Arrow's, or Python objects."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return True
+    return (pd.api.types.is_object_dtype(column.dtype)
+            and pd.api.types.infer_dtype(column, skipna=True) == "boolean")
+
+
+def holds_numbers(column: pd.Series) -> bool:
+    """Numbers in any storage: numeric dtypes (booleans excluded), durations, or an object column
+    whose values are all ints, floats or decimals (e.g. built from Python lists with ``None``)."""
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return False
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return True
+    return (pd.api.types.is_object_dtype(dtype)
+            and pd.api.types.infer_dtype(column, skipna=True) in _NUMBER_KINDS)
+
+
+_NUMBER_KINDS = ("integer", "floating", "mixed-integer-float", "decimal")
+
+
+def as_float(column: pd.Series) -> np.ndarray:
+    """A numeric, boolean or duration column as float64 (durations in days), missing as NaN."""
+    if pd.api.types.is_timedelta64_dtype(column.dtype):
+        values = (column / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan)
+    elif pd.api.types.is_object_dtype(column.dtype):
+        values = pd.to_numeric(column.where(~missing_mask(column), None).map(_number),
+                               errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+    return np.where(np.isinf(values), np.nan, values)
+
+
+def _number(value):
+    """A Python object as a number for ``pd.to_numeric`` (booleans as 0/1, anything else as is)."""
+    if isinstance(value, (bool, np.bool_)):
+        return float(value)
+    return value
+
+
 def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame | None,
                       seed: int = 0, labels: bool = True) -> FeatureFacts:
     """All feature facts for ``features`` (target columns already removed).
@@ -60,7 +125,7 @@ def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame |
     kinds = tuple(column_kind(features[c], sample[c]) for c in features.columns)
     # Column by column: a frame-wide isna() would build (and interleave) a rows × columns block.
     n = len(features)
-    masks = {name: features[name].isna().to_numpy() for name in features.columns}
+    masks = {name: missing_mask(features[name]) for name in features.columns}
     counts = {name: int(mask.sum()) for name, mask in masks.items()}
     missing_fractions = tuple(counts[name] / n for name in features.columns) if n else ()
     cells = sum(counts.values()) / (n * len(masks)) if names and n else 0.0
@@ -98,17 +163,24 @@ def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame |
 
 
 def column_kind(column: pd.Series, sample: pd.Series) -> str:
-    """One of KINDS for a feature column; ``sample`` is a seeded subset of its rows."""
-    values = sample.dropna()
+    """One of KINDS for a feature column; ``sample`` is a seeded subset of its rows.
+
+    A column with no value at all (every cell missing) is ``constant``: it holds nothing to learn.
+    """
+    values = sample[~missing_mask(sample)]
     if values.empty:
         return "constant"
-    if pd.api.types.is_bool_dtype(column):
+    if is_boolean(column):
         return "categorical" if values.nunique() > 1 or column.nunique() > 1 else "constant"
-    if pd.api.types.is_numeric_dtype(column):
-        if values.min() != values.max():  # the sample settles it without a pass over every row
+    if holds_numbers(column):
+        numbers = as_float(values)
+        numbers = numbers[~np.isnan(numbers)]
+        if len(numbers) and numbers.min() != numbers.max():  # the sample settles it
             return "numeric"
-        low, high = column.min(), column.max()
-        return "constant" if low == high else "numeric"
+        everything = as_float(column)
+        everything = everything[~np.isnan(everything)]
+        return "constant" if len(everything) == 0 or everything.min() == everything.max() \
+            else "numeric"
     if pd.api.types.is_datetime64_any_dtype(column):
         return "constant" if column.nunique() <= 1 else "datetime"
     first = values.iloc[0]
@@ -118,7 +190,7 @@ def column_kind(column: pd.Series, sample: pd.Series) -> str:
     distinct = text.nunique()
     if distinct == 1:
         # Constant in the sample: confirm on every row (a cheap comparison, not a hash).
-        full = column.dropna()
+        full = column[~missing_mask(column)]
         return "constant" if (full.astype(str) == str(text.iloc[0])).all() else "categorical"
     if _looks_like_dates(text):
         return "datetime"
@@ -132,11 +204,11 @@ def column_kind(column: pd.Series, sample: pd.Series) -> str:
 def _looks_like_identifier(sample: pd.Series, kind: str, n_rows: int) -> bool:
     """Row keys: every sampled value distinct — integers packed in a range near the row count,
     or labels (codes, UUIDs) that never repeat. They carry no signal a model can generalise."""
-    values = sample.dropna()
+    values = sample[~missing_mask(sample)]
     if len(values) < 20 or kind not in ("numeric", "categorical"):
         return False
     if kind == "numeric":
-        v = values.to_numpy(dtype="float64")
+        v = as_float(values)
         # Cheap tests first: most numeric features are not integers packed near the row count.
         if not (np.all(v == np.round(v)) and v.max() - v.min() < 2 * n_rows):
             return False
@@ -147,7 +219,7 @@ def _looks_like_dates(text: pd.Series) -> bool:
     head = text.iloc[:200].astype(str)
     if not head.str.contains(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).mean() > 0.95:
         return False
-    parsed = pd.to_datetime(head, errors="coerce", format="mixed")
+    parsed = pd.to_datetime(head, errors="coerce", format="mixed", utc=True)  # zones may differ
     return bool(parsed.notna().mean() > 0.95)
 
 
@@ -165,7 +237,7 @@ def _outlier_fraction(sample: pd.DataFrame, kinds: tuple[str, ...], seed: int):
         return None, None
     from sklearn.ensemble import IsolationForest
 
-    values = block.to_numpy(dtype="float64", na_value=np.nan)
+    values = np.column_stack([as_float(block[c]) for c in numeric])
     medians = np.nanmedian(values, axis=0)
     medians = np.where(np.isnan(medians), 0.0, medians)
     values = np.where(np.isnan(values), medians, values)

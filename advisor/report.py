@@ -6,10 +6,11 @@ beside it). ``load_result(path)`` reads a saved ``--format json`` result back, s
 ``advisor report result.json --out report.html`` re-renders without re-running anything.
 
 Both templates (``advisor/templates/``) walk the same view, built here, in the order of the
-terminal output: the answer, the data profile, the criteria, the candidates and their rules, the
-validation, warnings, reproducibility. Every string from the data or the user is escaped — by
-Jinja2's autoescape in HTML, and in Markdown by escaping every ``{{ }}`` output unless a filter
-below built it — and the HTML page forbids scripts and network fetches in its
+terminal output: the answer, the data profile, the features (what the trials did with each
+column), the criteria, the candidates and their rules, the validation, warnings,
+reproducibility. Every string from the data or the user is escaped — by Jinja2's autoescape in
+HTML, and in Markdown by escaping every ``{{ }}`` output unless a filter below built it — and
+the HTML page forbids scripts and network fetches in its
 Content-Security-Policy, so a column named ``<script>`` is text, never code. Importing this
 module imports neither TensorFlow nor matplotlib; rendering imports matplotlib.
 """
@@ -37,7 +38,7 @@ from advisor import __version__
 from advisor.code import python_literal
 from advisor.criteria import DOMAINS
 from advisor.errors import AdvisorError, UsageError
-from advisor.textout import number, percent
+from advisor.textout import feature_uses, number, percent
 
 if TYPE_CHECKING:  # pragma: no cover
     from advisor.recommendation import Recommendation
@@ -46,7 +47,8 @@ SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}
 RESULT_KEYS = ("advisor_version", "input", "profile", "criteria", "candidates", "validation",
                "recommendation")
 SECTIONS = (("answer", "Recommended loss"), ("profile", "Data profile"),
-            ("criteria", "Criteria"), ("candidates", "Candidates and the rules behind them"),
+            ("features", "Features"), ("criteria", "Criteria"),
+            ("candidates", "Candidates and the rules behind them"),
             ("validation", "Validation"), ("warnings", "Warnings"),
             ("reproducibility", "Reproducibility"))
 HISTOGRAM_MAX_BYTES = 512 * 1024 * 1024  # re-read the input for the target histogram up to this
@@ -253,6 +255,7 @@ def _view(rec: Recommendation, pictures: dict[str, dict], **extra) -> dict[str, 
         "facts": _fact_rows(rec),
         "task_reason": p.task_reason.rstrip(". "),
         "criteria": _criteria_rows(rec),
+        **_features_view(rec),
         "candidates": [{"rank": i, "c": cand, "result": results.get(cand.id),
                         "chosen": cand.id == r.id} for i, cand in enumerate(rec.candidates, 1)],
         "results": list(v.candidates),
@@ -368,6 +371,20 @@ def _fact_rows(rec: Recommendation) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _features_view(rec: Recommendation) -> dict[str, Any]:
+    """The Features section: every feature column, its facts and what the trials did with it."""
+    from advisor.prepare import MAX_CATEGORIES
+
+    uses, fitted = feature_uses(rec)
+    rows = [{"name": u.name, "kind": u.kind, "missing": percent(u.missing_fraction),
+             "distinct": "n/a" if u.distinct is None else number(u.distinct),
+             "treatment": u.treatment, "detail": u.detail,
+             "inputs": "n/a" if u.inputs is None else number(u.inputs)} for u in uses]
+    return {"features": rows, "features_fitted": fitted, "max_categories": MAX_CATEGORIES,
+            "features_distinct": any(u.distinct is not None for u in uses),
+            "feature_inputs": sum(u.inputs or 0 for u in uses) if fitted else None}
+
+
 def _criteria_rows(rec: Recommendation) -> list[tuple[str, str, str]]:
     c, v = rec.criteria, rec.validation
     rows = [
@@ -402,7 +419,10 @@ def _plan_rows(rec: Recommendation) -> list[tuple[str, str]]:
     if plan is None:
         return []
     return [
-        ("Folds × seeds", f"{plan.folds} × {plan.seeds}"),
+        ("Folds × rounds", f"{plan.folds} × {len(plan.schedule)} (at most {plan.rounds}; "
+                           "a round is every fold with one more seed)"),
+        ("Trials per round", "; ".join(f"{i}: {', '.join(live)}"
+                                        for i, live in enumerate(plan.schedule, 1))),
         ("Epochs", f"up to {plan.max_epochs}, early stopping with patience {plan.patience}"),
         ("Batch size", str(plan.batch_size)),
         ("Rows", f"{plan.rows:,} of {plan.rows_total:,}"),

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from advisor.errors import AdvisorError, UsageError
+from advisor.features import as_float, holds_numbers
 
 TASKS = ("binary", "multiclass", "multilabel", "regression", "count")
 # Integer targets with more distinct values than this are not read as class codes.
@@ -101,7 +102,7 @@ def clean_target(frame: pd.DataFrame, names: tuple[str, ...], source: str = "the
             f"Target column '{name}' in {source} has no values (all {len(column)} rows are "
             "missing). Choose another column with --target."
         )
-    kept = column[~missing]
+    kept = _as_numbers(column[~missing])
     if pd.api.types.is_numeric_dtype(kept) and not pd.api.types.is_bool_dtype(kept):
         as_float = kept.to_numpy(dtype="float64", na_value=np.nan)
         infinite = np.isinf(as_float)
@@ -285,6 +286,20 @@ def _count_shape(v: np.ndarray, counts: pd.Series) -> str | None:
     return f"mode {mode:g}, {zero:.0%} zeros, skewness {skew:.2f}"
 
 
+def _as_numbers(kept: pd.Series) -> pd.Series:
+    """Numbers held as Python objects (a frame built from lists with ``None``) as a numeric
+    column — int64 when every value is a whole number — so they are read as the numbers they
+    are, exactly as the same values in a numeric column would be."""
+    if not pd.api.types.is_object_dtype(kept.dtype) or not holds_numbers(kept):
+        return kept
+    values = as_float(kept)
+    if np.isnan(values).any():  # a value that is not a finite number: leave the column as it is
+        return kept
+    if np.all(values == np.round(values)) and np.abs(values).max() < 2**53:
+        return pd.Series(values.astype("int64"), index=kept.index, name=kept.name)
+    return pd.Series(values, index=kept.index, name=kept.name)
+
+
 def _is_text(values: pd.Series) -> bool:
     return pd.api.types.is_string_dtype(values) and not pd.api.types.is_numeric_dtype(values)
 
@@ -301,7 +316,12 @@ def _pair(index) -> str:
 
 
 def _native(x):
-    return x.item() if hasattr(x, "item") else x
+    """A plain Python value; a whole float (3.0) as the integer it is, so labels read alike
+    whether a column stores them as ints or floats."""
+    x = x.item() if hasattr(x, "item") else x
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    return x
 
 
 def _label_separator(values: pd.Series, forced: bool) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from advisor.profiler import DatasetProfile
 
+FEATURE_NAME_WIDTH = 28  # names pad to the longest up to this; longer ones are never cut
+
 
 def number(x, digits: int = 3) -> str:
     """A compact, human number: 3 significant digits, thousands separated, no float noise."""
@@ -136,14 +138,50 @@ def format_recommendation(rec) -> str:
             lines.append(f"  - {e.loss}: {e.reason}" + (f" ({e.rule})" if e.rule else ""))
     if v.plan is not None:
         p = v.plan
-        lines.append(f"Trials: {p.folds} folds × {p.seeds} seed(s), up to {p.max_epochs} epochs, "
-                     f"{p.rows:,} of {p.rows_total:,} rows, {v.seconds:.1f} s of a "
-                     f"{v.budget_seconds:g} s budget")
+        n_trials = sum(len(live) for live in p.schedule) * p.folds
+        lines.append(f"Trials: {n_trials} ({p.folds} folds × {len(p.schedule)} round(s) of seeds), "
+                     f"up to {p.max_epochs} epochs, {p.rows:,} of {p.rows_total:,} rows, "
+                     f"{v.seconds:.1f} s of a {v.budget_seconds:g} s budget")
         for cut in p.cuts:
             lines.append(f"  cut: {cut}")
-        if v.left_out_features:
-            lines.append(f"  left out: {', '.join(v.left_out_features)}")
+    lines += format_features(*feature_uses(rec))
     if rec.warnings:
         lines.append("Warnings:")
         lines += [f"  - {w}" for w in rec.warnings]
     return "\n".join(lines)
+
+
+def feature_uses(rec) -> tuple[tuple, bool]:
+    """Every feature column with what the trials did with it, and whether that was read from the
+    fitted preprocessing (True) or, without trials, from the profile's facts (False)."""
+    from advisor.prepare import describe_features_from_profile
+
+    fitted = tuple(getattr(rec.validation, "features", None) or ())
+    if fitted:
+        return fitted, True
+    return describe_features_from_profile(rec.profile), False
+
+
+def format_features(uses, fitted: bool) -> list[str]:
+    """The "Features:" block: one short line per column, every column."""
+    if not uses:
+        return ["Features: none"]
+    if fitted:
+        inputs = sum(u.inputs or 0 for u in uses)
+        head = (f"Features ({len(uses)} columns → {inputs} model inputs, as the trials' "
+                "preprocessing made them):")
+    else:
+        head = f"Features ({len(uses)} columns, as trials would use them):"
+    width = min(max(len(u.name) for u in uses), FEATURE_NAME_WIDTH)
+    kind_width = max(len(u.kind) for u in uses)
+    counts = {u.name: "n/a" if u.distinct is None else number(u.distinct) for u in uses}
+    count_width = max(len(c) for c in counts.values())
+    show_counts = any(u.distinct is not None for u in uses)
+    lines = [head]
+    for u in uses:
+        line = (f"  {u.name:<{width}}  {u.kind:<{kind_width}}  "
+                f"{percent(u.missing_fraction):>6} missing")
+        if show_counts:
+            line += f"  {counts[u.name]:>{count_width}} distinct"
+        lines.append(f"{line}  {u.summary}")
+    return lines

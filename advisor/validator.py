@@ -28,6 +28,7 @@ from advisor.cache import memory
 from advisor.criteria import Criteria
 from advisor.errors import AdvisorError
 from advisor.metrics import METRICS, metric_context
+from advisor.prepare import FeatureUse
 from advisor.profiler import DatasetProfile
 from advisor.records import Record
 from advisor.rules import Candidate
@@ -91,6 +92,7 @@ class Validation(Record):
     model: str
     left_out_features: tuple[str, ...]
     warnings: tuple[str, ...]
+    features: tuple[FeatureUse, ...] = ()  # every feature column and what the trials did with it
     executor: str = "local"
 
 
@@ -124,7 +126,7 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     The budget counts from ``started`` (default: now), so a caller that imported TensorFlow for
     the validation can count that too.
     """
-    from advisor.prepare import fold_data, make_folds, prepare, stratified_sample
+    from advisor.prepare import describe_features, fold_data, make_folds, prepare, stratified_sample
 
     started = time.time() if started is None else started
     safety_deadline = started + safety_seconds(criteria.budget_seconds)
@@ -150,7 +152,7 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     splits, note = make_folds(prepared, 5, seed)
     if note:
         warnings.append(f"Validation folds: {note}.")
-    first = fold_data(prepared, *splits[0], 0, seed)
+    first, transformer = fold_data(prepared, *splits[0], 0, seed, return_transformer=True)
     params = _params(first.n_features, by_id[baseline], criteria, model_fn)
     if replay is not None:
         _check_replay(replay, by_id, prepared.n_rows)
@@ -164,10 +166,10 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
         prepared = stratified_sample(prepared, plan.rows, seed)
     if resample or plan.folds != len(splits):
         splits, _ = make_folds(prepared, plan.folds, seed)
-        folds = [fold_data(prepared, train, test, i, seed) for i, (train, test) in enumerate(splits)]
-    else:
-        folds = [first] + [fold_data(prepared, train, test, i, seed)
-                           for i, (train, test) in enumerate(splits) if i > 0]
+        first, transformer = fold_data(prepared, *splits[0], 0, seed, return_transformer=True)
+    folds = [first] + [fold_data(prepared, train, test, i, seed)
+                       for i, (train, test) in enumerate(splits) if i > 0]
+    features = describe_features(prepared, profile, transformer)
     settings = _settings(criteria, metric, plan)
     model_key = _model_fn_key(model_fn)
     design = Design(folds=len(folds), alternatives=len(plan.candidates) - 1, looks=plan.looks,
@@ -188,8 +190,9 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
                         f"{criteria.budget_seconds:g} s budget) and left out: this machine is much "
                         "slower than the cost model assumes, and the result depends on timing.")
     verdict = run.verdict()
-    return _validation(criteria, metric, candidates, run, verdict, plan, stated, started,
-                       model_key or settings.architecture, prepared.left_out, warnings)
+    validation = _validation(criteria, metric, candidates, run, verdict, plan, stated, started,
+                             model_key or settings.architecture, prepared.left_out, warnings)
+    return validation.replace(features=features)
 
 
 class _Rounds:

@@ -84,6 +84,23 @@ CASES = [
     ("integer_amounts_dollars", lambda: np.round(rng.lognormal(12, 0.5, 500)).astype(int),
      "regression", "count"),
     ("integers_with_negatives_wide", lambda: rng.integers(-500, 500, 400), "regression", None),
+    # Integers stored as floats (a CSV's "3.0", or a column that once held NaN): the same calls.
+    ("counts_0_9_as_floats", lambda: np.minimum(_negbin(1000, 1.2, 0.8, 1), 9).astype(float),
+     "count", "multiclass"),
+    ("negbin_counts_as_floats", lambda: _negbin(2000, 6.0, 0.7, 3).astype(float), "count",
+     "regression"),
+    ("ratings_1_to_5_as_floats", lambda: np.random.default_rng(5).choice(
+        [1.0, 2.0, 3.0, 4.0, 5.0], 500, p=[.1, .15, .25, .3, .2]), "multiclass", "regression"),
+    ("binary_0_1_as_floats", lambda: (np.random.default_rng(6).random(300) < 0.2).astype(float),
+     "binary", None),
+    ("poisson_counts_as_floats_with_nan", lambda: np.where(
+        np.arange(800) % 25 == 0, np.nan, np.random.default_rng(2).poisson(0.7, 800)),
+     "count", "multiclass"),
+    ("codes_as_Float64_with_na", lambda: pd.array([0.0, 1.0, 2.0, None] * 50, dtype="Float64"),
+     "multiclass", None),
+    ("ints_as_python_objects", lambda: pd.Series(list(np.random.default_rng(2).poisson(0.7, 800))
+                                                 + [None] * 10, dtype=object),
+     "count", "multiclass"),
     # Real numbers.
     ("lognormal_continuous", lambda: rng.lognormal(1, 1, 300), "regression", None),
     ("bounded_fractions", lambda: rng.beta(2, 5, 300), "regression", None),
@@ -178,3 +195,73 @@ def test_ambiguous_call_names_evidence():
     assert "zeros" in prof.task_reason and "skewness" in prof.task_reason
     assert prof.target_zero_fraction > 0.3
     assert prof.target_integer_valued and prof.target_non_negative
+
+
+# --- integers stored as floats: the same call, the same class facts ------------------------------
+
+INTEGER_TARGETS = [
+    ("counts_0_9", lambda: np.minimum(_negbin(1000, 1.2, 0.8, 1), 9)),
+    ("counts_long_tail", lambda: _negbin(2000, 6.0, 0.7, 3)),
+    ("ratings_1_to_5", lambda: np.random.default_rng(5).choice([1, 2, 3, 4, 5], 500,
+                                                               p=[.1, .15, .25, .3, .2])),
+    ("binary_0_1", lambda: (np.random.default_rng(6).random(300) < 0.2).astype(int)),
+    ("class_codes_0_3", lambda: np.random.default_rng(7).integers(0, 4, 400)),
+    ("gapped_codes", lambda: np.random.default_rng(8).choice([10, 20, 30, 40], 300)),
+    ("negative_codes", lambda: np.random.default_rng(9).choice([-1, 0, 1], 300)),
+    ("uniform_0_50", lambda: np.random.default_rng(10).integers(0, 51, 600)),
+]
+SAME_FACTS = ("task", "task_confidence", "task_alternative", "task_reason", "target_unique_count",
+              "target_integer_valued", "target_non_negative", "n_classes", "class_labels",
+              "class_counts", "positive_class", "minority_class", "minority_count",
+              "imbalance_ratio", "target_mean", "target_median", "target_zero_fraction",
+              "target_dispersion", "target_histogram_edges", "target_histogram_counts")
+
+
+def _facts(target) -> tuple:
+    prof = advisor.profile(_frame(target), "y")
+    return tuple(getattr(prof, name) for name in SAME_FACTS)
+
+
+@pytest.mark.parametrize("case_id, build", INTEGER_TARGETS, ids=[c[0] for c in INTEGER_TARGETS])
+def test_integers_stored_as_floats_get_the_same_call_and_facts(case_id, build):
+    ints = np.asarray(build())
+    assert ints.dtype.kind == "i"
+    expected = _facts(pd.Series(ints))
+    stored = {
+        "float64": pd.Series(ints.astype(float)),
+        "Float64": pd.Series(ints.astype(float)).astype("Float64"),
+        "double[pyarrow]": pd.Series(ints.astype(float)).astype("double[pyarrow]"),
+        "python objects": pd.Series(ints.tolist(), dtype=object),
+    }
+    for how, values in stored.items():
+        assert _facts(values) == expected, how
+    # With missing cells the int storage needs a nullable dtype; floats use NaN.
+    gaps = np.arange(len(ints)) % 17 == 0
+    expected = _facts(pd.Series(ints).astype("Int64").mask(gaps))
+    assert expected[0] == _facts(pd.Series(ints))[0]
+    for how, values in {
+        "float64 with NaN": pd.Series(np.where(gaps, np.nan, ints)),
+        "Float64 with NA": pd.Series(ints.astype(float)).astype("Float64").mask(gaps),
+        "objects with None": pd.Series([None if g else int(v) for g, v in zip(gaps, ints)],
+                                       dtype=object),
+    }.items():
+        assert _facts(values) == expected, how
+
+
+def test_integer_float_labels_print_as_integers():
+    from advisor.textout import format_profile
+
+    ints = (np.random.default_rng(6).random(300) < 0.2).astype(int)
+    as_ints = advisor.profile(_frame(ints), "y")
+    as_floats = advisor.profile(_frame(np.where(np.arange(300) == 7, np.nan, ints.astype(float))),
+                                "y")
+    assert as_floats.task_reason == as_ints.task_reason == "two distinct values (0 and 1)."
+    assert as_floats.class_labels == (0, 1) and as_floats.positive_class == 1
+    assert all(type(label) is int for label in as_floats.class_labels)
+    text = format_profile(as_floats)
+    assert "  classes: 0 239 (79.9%) · 1 60 (20.1%)  [positive class: 1]" in text.splitlines()
+    ratings = np.random.default_rng(5).choice([1, 2, 3, 4, 5], 500, p=[.1, .15, .25, .3, .2])
+    text_int = format_profile(advisor.profile(_frame(ratings), "y")).splitlines()
+    text_float = format_profile(advisor.profile(_frame(ratings.astype(float)), "y")).splitlines()
+    assert text_float[1:] == text_int[1:]
+    assert "classes: 1 " in text_float[2] and "3.0" not in "\n".join(text_float)
