@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from advisor.protocol import PATIENCE, VALIDATION_FRACTION, batch_size_for
 from advisor.records import Record
 from advisor.verdict import looks_for
 
@@ -34,11 +35,9 @@ MIN_CANDIDATES = 2  # the baseline and at least one alternative: one loss alone 
 BREADTH_ROUNDS = MAX_ROUNDS  # another candidate joins only once the first has every round
 EPOCH_CAP = 100
 LOW_EPOCH_CAPS = (40, 25, 15, 10)  # only when even the smallest design does not fit
-PATIENCE = 10
 # Row samples come from this ladder (a discrete choice keeps plans stable).
 ROW_LADDER = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 HIDDEN_UNITS = (64, 32)
-VALIDATION_FRACTION = 0.15  # of each fold's training rows, for early stopping
 SAFETY_FACTOR = 3.0  # the run is stopped at this multiple of the budget (plus a minute)
 SAFETY_SLACK_SECONDS = 60.0
 
@@ -72,12 +71,6 @@ class Plan(Record):
     minimum_budget_seconds: float  # what the minimum design would need on all rows
     cuts: tuple[str, ...]
     schedule: tuple[tuple[str, ...], ...] = ()  # candidates trialled in each round that ran
-
-
-def batch_size_for(train_rows: int) -> int:
-    """Bigger batches for bigger folds: about 20–40 steps an epoch, between 32 and 1024 rows."""
-    size = 2 ** round(math.log2(max(train_rows / 30, 32)))
-    return int(min(max(size, 32), 1024))
 
 
 def mlp_params(n_features: int, n_outputs: int, hidden: tuple[int, ...] = HIDDEN_UNITS) -> int:

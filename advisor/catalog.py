@@ -7,9 +7,15 @@ is ``CategoricalFocalCrossentropy``). An entry knows the output layer its loss e
 (focal alpha from class frequencies, Huber delta from a robust scale, pinball tau from a cost
 ratio…), what it is incompatible with, and where its defaults come from.
 
+Each variant also says what the model's raw output means (``output``: probabilities, logits,
+margins, the log of the mean, or target values), so how predictions are read is decided here and
+nowhere else: :func:`advisor.protocol.prediction_for` turns that meaning into a
+:class:`~advisor.protocol.Prediction`.
+
 ``configure(key, profile, criteria)`` turns an entry into a concrete :class:`LossConfig`: the
-parameters, the Keras ``{"class_name", "config"}``, the ``fit()`` arguments, the output head and
-paste-ready code. Nothing here imports TensorFlow; ``build_loss`` does, lazily.
+parameters, the Keras ``{"class_name", "config"}``, the ``fit()`` arguments, the output head, the
+training protocol, the prediction and paste-ready code. Nothing here imports TensorFlow;
+``build_loss`` does, lazily.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from advisor.criteria import Criteria
 from advisor.errors import UsageError
 from advisor.keras_semantics import KerasSemantics, assumed_semantics
 from advisor.profiler import DatasetProfile
+from advisor.protocol import (OUTPUTS, Prediction, Training, prediction_for, training_for,
+                               weighted_prior)
 from advisor.records import Record
 
 CLASSIFICATION = ("binary", "multiclass", "multilabel")
@@ -33,6 +41,7 @@ CLASSIFICATION = ("binary", "multiclass", "multilabel")
 DEFAULT_LOSSES = ("crossentropy", "mse")
 VALUE_TASKS = ("regression", "count")
 OURS = "advisor.keras_losses"
+BIAS_DECIMALS = 4  # initial output biases (log-odds, log-priors, log-means)
 
 
 @dataclass(frozen=True)
@@ -67,9 +76,16 @@ class Variant:
 
     class_path: str  # "keras.losses.Huber" or "advisor.keras_losses.PinballLoss"
     logits: str = "param"  # param: from_logits argument | required: logits only | none: no choice
-    head: str = "class"  # class | linear | exponential | log_link | unit
+    # class: one unit per class, the prior as bias | no_prior: the same, zero bias (the loss adds
+    # the prior itself) | linear: target units, rescaled | exponential: exp activation, log-mean
+    # bias | log_link: linear output read as the log of the mean | unit: sigmoid, for [0, 1]
+    head: str = "class"
     target: str = "none"  # none | binary_01 | label_index | one_hot | multi_hot
     constant: tuple[tuple[str, Any], ...] = ()  # fixed constructor arguments
+    # What the raw output means: probability | logits | margin | log_mean | value, or "auto":
+    # logits or probabilities as from_logits says (classification), the log of the mean for a
+    # log_link head, else target values.
+    output: str = "auto"
 
     @property
     def class_name(self) -> str:
@@ -78,6 +94,14 @@ class Variant:
     @property
     def module(self) -> str:
         return self.class_path.rsplit(".", 1)[0]
+
+    def output_meaning(self, task: str, from_logits: bool | None) -> str:
+        """What the model's raw output means for this variant on ``task``."""
+        if self.output != "auto":
+            return self.output
+        if task in CLASSIFICATION:
+            return "logits" if from_logits else "probability"
+        return "log_mean" if self.head == "log_link" else "value"
 
 
 @dataclass(frozen=True)
@@ -138,6 +162,8 @@ class LossConfig(Record):
     keras: dict[str, Any]
     fit: dict[str, Any]
     head: OutputHead
+    prediction: Prediction  # how the raw output becomes what the metric scores
+    training: Training  # how it is trained: what the trials did and the code prints
     output_activation: str
     from_logits: bool | None
     target_transform: str
@@ -381,9 +407,9 @@ _SPECS: tuple[LossSpec, ...] = (
         summary="Adds τ·log(prior) to the logits in training: the balanced-error classifier.",
         variants={
             "binary": Variant(f"{OURS}.BinaryLogitAdjustedCrossentropy", logits="required",
-                              target="binary_01"),
+                              head="no_prior", target="binary_01"),
             "multiclass": Variant(f"{OURS}.LogitAdjustedCrossentropy", logits="required",
-                                  target="one_hot"),
+                                  head="no_prior", target="one_hot"),
         },
         params=(Param("tau", float, 1.0, "τ", 0.0, 5.0),),
         derive=_logit_adjusted_derive, notes=_logit_adjusted_notes,
@@ -414,8 +440,10 @@ _SPECS: tuple[LossSpec, ...] = (
         key="hinge", title="Hinge (max-margin)", complexity=1,
         summary="max(0, 1 − y·f(x)): a linear SVM's loss; margins, not probabilities.",
         variants={
-            "binary": Variant("keras.losses.Hinge", logits="required", target="binary_01"),
-            "multiclass": Variant("keras.losses.CategoricalHinge", logits="required", target="one_hot"),
+            "binary": Variant("keras.losses.Hinge", logits="required", target="binary_01",
+                              output="margin"),
+            "multiclass": Variant("keras.losses.CategoricalHinge", logits="required",
+                                  target="one_hot", output="margin"),
         },
         requires=(_PROBABILITY_METRIC,), notes=_hinge_notes,
         references=("Cortes & Vapnik 1995",),
@@ -483,7 +511,8 @@ _SPECS: tuple[LossSpec, ...] = (
     LossSpec(
         key="tweedie", title="Tweedie", complexity=1,
         summary="Compound Poisson–gamma (1<p<2): exact zeros plus a skewed positive part.",
-        variants={t: Variant(f"{OURS}.TweedieLoss", head="log_link") for t in VALUE_TASKS},
+        variants={t: Variant(f"{OURS}.TweedieLoss", head="log_link", output="log_mean")
+                  for t in VALUE_TASKS},
         params=(Param("power", float, 1.5, "Tweedie power p", 1.0, 2.0, low_open=True,
                       high_open=True),),
         derive=_fixed(power=1.5), requires=(_NON_NEGATIVE,),
@@ -522,13 +551,20 @@ def get_spec(key: str) -> LossSpec:
 
 def register_loss(key: str, loss_class: str | type, tasks: tuple[str, ...] | list[str], *,
                   title: str | None = None, params: dict[str, Any] | None = None,
-                  head: str | None = None, logits: str = "none", target: str | None = None,
-                  complexity: int = 2, references: tuple[str, ...] = ()) -> LossSpec:
+                  head: str | None = None, logits: str | None = None, target: str | None = None,
+                  output: str | None = None, complexity: int = 2,
+                  references: tuple[str, ...] = ()) -> LossSpec:
     """Make a user's Keras loss class suggestable by rules files (``suggest: [{loss: key}]``).
 
     ``loss_class`` is the class or its import path; ``params`` maps each constructor argument
     rules may set to its default. ``logits``: "param" if it takes ``from_logits``, "required" if
     it expects logits, "none" if it expects probabilities (or values, for regression).
+    ``output`` says what the model's raw output means to the loss, which decides the head and
+    how predictions are read: "probability", "logits" or "margin" for classification, "value"
+    or "log_mean" (a log link: predictions are its exponential) for regression and counts.
+    Left out, it follows ``logits`` (classification) or ``head`` ("log_link" means "log_mean").
+    ``logits`` defaults to "required" for logits and margins, else "none"; ``head`` to "class"
+    for classification, "log_link" for a log-mean output, else "linear".
     """
     if key in CATALOG:
         raise UsageError(f"Loss key '{key}' is built in; register yours under another name.")
@@ -540,12 +576,21 @@ def register_loss(key: str, loss_class: str | type, tasks: tuple[str, ...] | lis
     unknown = [t for t in tasks if t not in (*CLASSIFICATION, *VALUE_TASKS)]
     if unknown:
         raise UsageError(f"Unknown task(s) {unknown} for loss '{key}'.")
+    if output is not None and output not in OUTPUTS:
+        raise UsageError(f"Unknown output '{output}' for loss '{key}'; expected one of "
+                         f"{', '.join(OUTPUTS)}.")
+    if logits is None:
+        logits = "required" if output in ("logits", "margin") else "none"
     default_targets = {"binary": "binary_01", "multiclass": "label_index", "multilabel": "multi_hot"}
-    variants = {
-        t: Variant(path, logits=logits, head=head or ("class" if t in CLASSIFICATION else "linear"),
-                   target=target or default_targets.get(t, "none"))
-        for t in tasks
-    }
+    variants = {}
+    for t in tasks:
+        task_head = head or ("class" if t in CLASSIFICATION else
+                             "log_link" if output == "log_mean" else "linear")
+        variant = Variant(path, logits=logits, head=task_head,
+                          target=target or default_targets.get(t, "none"),
+                          output=output or "auto")
+        _check_output(key, t, variant)
+        variants[t] = variant
     defaults = dict(params or {})
     spec = LossSpec(
         key=key, title=title or key, variants=variants, complexity=complexity,
@@ -556,6 +601,28 @@ def register_loss(key: str, loss_class: str | type, tasks: tuple[str, ...] | lis
     )
     _USER[key] = spec
     return spec
+
+
+def _check_output(key: str, task: str, variant: Variant) -> None:
+    """A registered variant's output meaning must fit its task, its logits and its head."""
+    if variant.output == "auto":
+        return
+    where = f"loss '{key}' on {task} targets"
+    if task in CLASSIFICATION:
+        if variant.output not in ("probability", "logits", "margin"):
+            raise UsageError(f"output '{variant.output}' does not fit {where}: use probability, "
+                             "logits or margin.")
+        if variant.output == "probability" and variant.logits == "required":
+            raise UsageError(f"{where}: output 'probability' contradicts logits='required'.")
+        if variant.output in ("logits", "margin") and variant.logits == "none":
+            raise UsageError(f"{where}: output '{variant.output}' contradicts logits='none'.")
+        return
+    if variant.output not in ("value", "log_mean"):
+        raise UsageError(f"output '{variant.output}' does not fit {where}: use value or log_mean.")
+    if (variant.output == "log_mean") != (variant.head == "log_link"):
+        raise UsageError(f"{where}: output '{variant.output}' needs head "
+                         f"'{'log_link' if variant.output == 'log_mean' else 'linear'}', "
+                         f"got '{variant.head}'.")
 
 
 def unregister_loss(key: str) -> None:
@@ -607,17 +674,28 @@ def configure(key: str, profile: DatasetProfile, criteria: Criteria,
     if variant.module not in ("keras.losses", OURS):
         keras_spec["module"] = variant.module  # a user's class: import it from where it lives
     fit = spec.fit(profile, criteria, values) if spec.fit else {}
-    head = output_head(variant, profile, from_logits)
+    head = output_head(variant, profile, from_logits, fit.get("class_weight"))
     notes = tuple(spec.notes(profile, criteria, values)) if spec.notes else ()
     partial = LossConfig(
         loss=key, title=spec.title, task=profile.task, params=values, keras=keras_spec,
         fit={k: ({str(i): w for i, w in v.items()} if k == "class_weight" else v)
              for k, v in fit.items()},
-        head=head, output_activation=head.activation,
+        head=head,
+        prediction=prediction_for(variant.output_meaning(profile.task, from_logits),
+                                  profile.task),
+        training=Training(), output_activation=head.activation,
         from_logits=from_logits if profile.task in CLASSIFICATION else None,
         target_transform=variant.target, complexity=spec.complexity, notes=notes, code="",
     )
-    return partial.replace(code=render_code(partial, profile))
+    return with_training(partial, training_for(partial, rows=profile.n_rows, seed=profile.seed),
+                         profile)
+
+
+def with_training(config: LossConfig, training: Training, profile: DatasetProfile) -> LossConfig:
+    """``config`` with its training protocol replaced and its paste-ready code re-rendered to
+    match (validation calls it with the epoch cap and batch size the trials used)."""
+    updated = config.replace(training=training)
+    return updated.replace(code=render_code(updated, profile))
 
 
 def _from_logits(variant: Variant, task: str, criteria: Criteria) -> bool | None:
@@ -632,33 +710,51 @@ def _from_logits(variant: Variant, task: str, criteria: Criteria) -> bool | None
     return criteria.output != "probabilities"
 
 
-def output_head(variant: Variant, p: DatasetProfile, from_logits: bool | None) -> OutputHead:
+def output_head(variant: Variant, p: DatasetProfile, from_logits: bool | None,
+                class_weight: dict | None = None) -> OutputHead:
+    """The head the loss expects, its bias starting the model at the prior it will train to.
+
+    Classification starts at the class prior (Lin et al. 2017, focal loss's "prior" bias
+    initialisation): the log-odds of the positive share (binary, each label of a multilabel
+    target) or the log of each class's share (softmax). With class weights w_c on shares f_c the
+    weighted fit settles at π_c ∝ w_c·f_c, so the bias is that weighted prior's: 0 (binary) or
+    uniform (multiclass) for balanced weights. Value heads start at the target's mean or median.
+    """
     if p.task in CLASSIFICATION:
+        output = variant.output_meaning(p.task, from_logits)
         units = 1 if p.task == "binary" else p.n_classes
         fractions = _class_fractions(p)
         if p.task == "multiclass":
-            bias = tuple(round(math.log(f), 6) for f in fractions)
-            activation = "linear" if from_logits else "softmax"
-        else:
-            positives = fractions[1:] if p.task == "binary" else fractions
-            bias = tuple(round(math.log(f / (1 - f)), 6) for f in positives)
-            activation = "linear" if from_logits else "sigmoid"
-        if variant.logits == "required" and variant.class_path.endswith("LogitAdjustedCrossentropy"):
-            bias = None  # the loss adds the prior itself
-        if variant.class_name in ("Hinge", "CategoricalHinge"):
-            activation, bias = "linear", None
+            prior = weighted_prior(fractions, class_weight)
+            bias = tuple(_bias(math.log(f)) for f in prior)
+            activation = "softmax" if output == "probability" else "linear"
+        elif p.task == "binary":
+            prior = weighted_prior(fractions, class_weight)
+            bias = (_bias(math.log(prior[1] / prior[0])),)
+            activation = "sigmoid" if output == "probability" else "linear"
+        else:  # multilabel: each label on its own; class weights do not apply
+            bias = tuple(_bias(math.log(f / (1 - f))) for f in fractions)
+            activation = "sigmoid" if output == "probability" else "linear"
+        if variant.head == "no_prior" or output == "margin":
+            bias = None  # the loss adds the prior itself, or margins have no prior to start at
         return OutputHead(units, activation, bias)
     mean = p.target_mean or 0.0
     if variant.head in ("exponential", "log_link"):
-        bias = (round(math.log(max(mean, 1e-6)), 6),)
+        bias = (_bias(math.log(max(mean, 1e-6))),)
         return OutputHead(1, "exponential" if variant.head == "exponential" else "linear", bias)
     if variant.head == "unit":
         share = min(max(mean, 1e-4), 1 - 1e-4)
-        return OutputHead(1, "sigmoid", (round(math.log(share / (1 - share)), 6),))
+        return OutputHead(1, "sigmoid", (_bias(math.log(share / (1 - share))),))
     # Linear head in target units: a rescaling layer starts predictions at the median with the
     # robust spread, so Adam need not learn the target's scale first.
     scale = p.target_robust_scale or p.target_std or 1.0
     return OutputHead(1, "linear", None, _round_sig(scale), _round_sig(p.target_median or mean))
+
+
+def _bias(x: float) -> float:
+    # Four decimals: finer than any prior the data can tell, coarse enough that balanced weights
+    # (rounded to six decimals themselves) print as the 0 they mean. + 0.0: never "-0.0".
+    return round(x, BIAS_DECIMALS) + 0.0
 
 
 def _registered_name(variant: Variant) -> str:
@@ -677,6 +773,17 @@ def loss_class(config: LossConfig) -> type:
     return getattr(import_module(module), name)
 
 
+def output_of(loss_class: str | type, task: str, from_logits: bool | None) -> str | None:
+    """What the raw output means for the catalogue's (or a registered) variant with this class
+    on ``task`` — None when no variant, or variants meaning different things, use it."""
+    path = loss_class if isinstance(loss_class, str) else next(
+        (p for p, cls in _USER_CLASSES.items() if cls is loss_class),
+        f"{loss_class.__module__}.{loss_class.__qualname__}")
+    meanings = {v.output_meaning(task, from_logits) for spec in specs().values()
+                for t, v in spec.variants.items() if t == task and v.class_path == path}
+    return meanings.pop() if len(meanings) == 1 else None
+
+
 def build_loss(config: LossConfig):
     """A ``keras.losses.Loss`` instance for ``config`` (imports Keras)."""
     return loss_class(config)(**config.keras["config"])
@@ -689,4 +796,5 @@ def _show(value) -> str:
 
 
 __all__ = ["CATALOG", "LossConfig", "LossSpec", "OutputHead", "Param", "Requirement", "Variant",
-           "build_loss", "configure", "get_spec", "incompatibility", "register_loss", "specs"]
+           "build_loss", "configure", "get_spec", "incompatibility", "output_of", "register_loss",
+           "specs", "with_training"]

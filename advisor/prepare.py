@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from advisor.features import as_float, missing_mask
+from advisor.protocol import VALIDATION_FRACTION
 from advisor.profiler import DatasetProfile, encode_labels
 from advisor.records import Record
 from advisor.target import clean_target, resolve_target
@@ -35,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from advisor.trials import FoldData
 
 MAX_CATEGORIES = 20  # one-hot columns per feature ("infrequent" included): few inputs per column
-VALIDATION_FRACTION = 0.15  # of each fold's training rows, held out for early stopping
 REGRESSION_STRATA = 5  # target quantile bins that regression and count folds are stratified on
 TREATMENTS = ("numeric", "one-hot", "left out")  # what FeatureUse.treatment may say
 EPOCH = pd.Timestamp("1970-01-01")  # dates are days since this (UTC), whatever unit or zone
@@ -73,6 +73,7 @@ class Prepared:
     left_out: tuple[str, ...]  # "name (reason)"
     reasons: tuple[tuple[str, str], ...] = ()  # (name, reason) of each left-out column
     distinct: tuple[tuple[str, int], ...] = ()  # (name, distinct non-missing values), every column
+    task: str = "binary"  # decides what the early-stopping split stratifies on
 
     @property
     def n_rows(self) -> int:
@@ -112,7 +113,7 @@ def prepare(frame: pd.DataFrame, prof: DatasetProfile) -> Prepared:
     features = pd.DataFrame(columns, index=rows.index)
     return Prepared(features, y, _strata(y, prof), tuple(numeric), tuple(categorical),
                     tuple(f"{name} ({reason})" for name, reason in reasons), tuple(reasons),
-                    tuple(distinct))
+                    tuple(distinct), prof.task)
 
 
 def left_out_reason(name: str, kind: str, missing_fraction: float,
@@ -240,13 +241,16 @@ def fold_data(prepared: Prepared, train: np.ndarray, test: np.ndarray, fold: int
     import joblib
     from sklearn.model_selection import train_test_split
 
+    from advisor.protocol import split_strata
     from advisor.trials import FoldData
 
-    strata = prepared.strata[train]
-    _, counts = np.unique(strata, return_counts=True)
-    stratify = strata if counts.min() >= 2 else None
+    # The early-stopping split the printed code makes too (advisor.protocol): stratified on the
+    # labels for classification, plain for values.
+    strata = split_strata(prepared.y[train], prepared.task)
+    if strata is not None and np.unique(strata, return_counts=True)[1].min() < 2:
+        strata = None
     fit_rows, val_rows = train_test_split(train, test_size=VALIDATION_FRACTION, random_state=seed,
-                                          stratify=stratify)
+                                          stratify=strata)
     transformer = _transformer(prepared)
     frame = prepared.features
     x_fit = transformer.fit_transform(frame.iloc[fit_rows]).astype("float32")

@@ -148,7 +148,8 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
                                     started=started, stated=stated.id if stated else None,
                                     replay=replay)
         warnings.extend(validation.warnings)
-        pool = trialled + tuple(c for c in matching.candidates if c not in trialled)
+        pool = _as_trialled(trialled + tuple(c for c in matching.candidates if c not in trialled),
+                            validation.plan, seed, prof)
     else:
         validation = skipped_validation(crit, pick=matching.candidates[0].id, baseline=base.id,
                                         decided_by="statement" if stated else "rules")
@@ -159,7 +160,7 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
         input=InputInfo(source if source != "DataFrame" else None, prof.target, prof.n_rows, digest),
         profile=prof,
         criteria=crit,
-        candidates=matching.candidates,
+        candidates=_as_trialled(matching.candidates, validation.plan, seed, prof),
         excluded=matching.excluded,
         validation=validation,
         recommendation=chosen,
@@ -251,6 +252,19 @@ def load_plan(plan: Plan | str | os.PathLike) -> Plan:
     except (TypeError, ValueError) as exc:
         raise UsageError(f"The plan in {path} does not fit this version of the advisor ({exc}); "
                          "re-run the original command to make a new one.") from None
+
+
+def _as_trialled(candidates: tuple[Candidate, ...], plan: Plan | None, seed: int,
+                 prof: DatasetProfile) -> tuple[Candidate, ...]:
+    """The candidates with the training protocol the trials ran (epoch cap, batch size, seed),
+    so the code each one prints trains the way its trials did."""
+    if plan is None:
+        return candidates
+    from advisor.catalog import with_training
+
+    return tuple(with_training(c, c.training.replace(
+        max_epochs=plan.max_epochs, batch_size=plan.batch_size, patience=plan.patience,
+        seed=seed), prof) for c in candidates)
 
 
 def _choose(candidates: tuple[Candidate, ...], validation: Validation) -> Choice:

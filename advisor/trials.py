@@ -1,5 +1,13 @@
 """One trial: train a Keras model with one candidate loss on one fold with one seed, and score it.
 
+A trial follows the candidate's protocol (:mod:`advisor.protocol`) exactly as its paste-ready
+code prints it: the seed set again before the head, the head's bias, Adam and its learning rate,
+the training rows in the order the seeded validation split left them, sample weights on the
+training rows and — when the protocol says so — on the validation rows, the batch size, early
+stopping (monitor, patience, best weights restored), and predictions read through the
+candidate's :class:`~advisor.protocol.Prediction`. Run on the same rows and seed, the printed code
+and the trial train the same weights and get the same score (a test checks it for every loss).
+
 A trial is a pure function of picklable inputs (:class:`TrialJob` and :class:`FoldData`), so the
 same code runs in-process, in joblib's worker processes, or on a Dask cluster through joblib's
 dask backend. Keras is imported inside the worker, after its thread count is set, so parallel
@@ -20,8 +28,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from advisor.catalog import OutputHead
+from advisor.catalog import CLASSIFICATION, OutputHead
 from advisor.kerasenv import import_keras
+from advisor.protocol import Prediction, Training, class_weight_of, prediction_for
 
 
 PREDICT_BATCH = 8192  # rows per forward pass when scoring
@@ -33,7 +42,8 @@ class BudgetExceeded(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """Training settings shared by every trial of a validation run."""
+    """Training settings shared by every trial of a validation run: the run's numbers (epoch
+    cap, batch size, patience, learning rate) override the candidate's :class:`Training` ones."""
 
     architecture: str  # mlp | linear
     max_epochs: int
@@ -43,6 +53,16 @@ class Settings:
     metric_context: tuple[tuple[str, Any], ...] = ()
     hidden_units: tuple[int, ...] = (64, 32)
     learning_rate: float = 1e-3
+
+    @classmethod
+    def from_training(cls, training: Training, *, architecture: str = "mlp", metric: str,
+                      metric_context: tuple[tuple[str, Any], ...] = (),
+                      hidden_units: tuple[int, ...] = (64, 32)) -> Settings:
+        """The settings that make trials follow ``training``'s numbers."""
+        return cls(architecture=architecture, max_epochs=training.max_epochs,
+                   batch_size=training.batch_size, patience=training.patience, metric=metric,
+                   metric_context=metric_context, hidden_units=hidden_units,
+                   learning_rate=training.learning_rate)
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,61 @@ class TrialJob:
     seed: int
     settings: Settings
     model_fn_key: str | None = None  # identifies a user's model_fn in the cache key
+    # The candidate's LossConfig.prediction and .training (trial_job fills both). Without a
+    # prediction, the catalogue's meaning of the loss class's output is used; without a training
+    # block, the validation rows are weighted whenever class weights are given.
+    prediction: Prediction | None = None
+    training: Training | None = None
+
+
+def trial_job(config, *, fold: int, seed: int, settings: Settings, candidate_id: str | None = None,
+              model_fn_key: str | None = None) -> TrialJob:
+    """The trial of ``config`` (a :class:`~advisor.catalog.LossConfig` or a candidate) on one
+    fold with one seed: its loss, class weights, head, target encoding, prediction and training.
+
+    Catalogue classes travel by import path (a stable cache key); a user's class travels as
+    itself, since a worker process may not be able to import the script that defined it.
+    """
+    from advisor.catalog import CATALOG, get_spec, loss_class
+
+    spec = get_spec(config.loss)
+    cls = (spec.variants[config.task].class_path if config.loss in CATALOG
+           else loss_class(config))
+    return TrialJob(
+        candidate_id=candidate_id or getattr(config, "id", "") or config.loss, task=config.task,
+        loss_class=cls, loss_config=dict(config.keras["config"]),
+        class_weight=config.fit_kwargs.get("class_weight"), head=config.head,
+        target_transform=config.target_transform, from_logits=config.from_logits, fold=fold,
+        seed=seed, settings=settings, model_fn_key=model_fn_key, prediction=config.prediction,
+        training=config.training,
+    )
+
+
+def trial_training(job: TrialJob) -> Training:
+    """The protocol a trial follows: the candidate's training block with the run's numbers
+    (epoch cap, batch size, patience, learning rate from :class:`Settings`) and the trial's seed.
+    Printed with :func:`advisor.catalog.with_training`, it is the code that trains like the trial.
+    """
+    base = job.training if job.training is not None else Training(
+        validation_weighted=bool(job.class_weight), stratify=job.task in CLASSIFICATION)
+    s = job.settings
+    return base.replace(max_epochs=int(s.max_epochs), batch_size=int(s.batch_size),
+                        patience=int(s.patience), learning_rate=float(s.learning_rate),
+                        seed=int(job.seed))
+
+
+def trial_prediction(job: TrialJob) -> Prediction:
+    """How the trial reads its model's outputs: the candidate's prediction, or — for a job built
+    without one — what the catalogue says its loss class outputs on this task."""
+    if job.prediction is not None:
+        return job.prediction
+    from advisor.catalog import output_of
+
+    output = output_of(job.loss_class, job.task, job.from_logits)
+    if output is None:  # a class the catalogue does not know: read the head
+        logits = bool(job.from_logits) and job.head.activation == "linear"
+        output = ("logits" if logits else "probability") if job.task in CLASSIFICATION else "value"
+    return prediction_for(output, job.task)
 
 
 @dataclass(frozen=True)
@@ -125,14 +200,14 @@ def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: flo
                      model_fn: Callable | None, threads: int) -> TrialResult:
     keras = import_keras(threads)
     started = time.time()
+    training = trial_training(job)
     model = compiled_model(keras, job, data.n_features, model_fn)
     train, val = datasets(data, job)
     watch = _Watch(keras, deadline)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=job.settings.patience,
-                                         restore_best_weights=True)
-    history = model.fit(train, validation_data=val, epochs=job.settings.max_epochs,
-                        callbacks=[watch, stop], verbose=0,
-                        shuffle=False)  # the dataset shuffles itself, seeded
+    stop = keras.callbacks.EarlyStopping(monitor=training.monitor, patience=training.patience,
+                                         restore_best_weights=training.restore_best_weights)
+    history = model.fit(train, validation_data=val, epochs=training.max_epochs,
+                        callbacks=[watch, stop], verbose=0, shuffle=False)
     val_loss = tuple(float(v) for v in history.history.get("val_loss", []))
     train_loss = history.history.get("loss", [])
     epochs = len(train_loss)
@@ -155,30 +230,31 @@ def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: flo
 
 
 def datasets(data: FoldData, job: TrialJob, rows: int | None = None):
-    """Training and validation pipelines built once per trial.
+    """Training and validation pipelines, built once per trial.
 
-    Feeding NumPy arrays to ``fit`` rebuilds an input pipeline every epoch; on small tables that
-    fixed cost is a third of the epoch. The shuffle is seeded, so trials stay reproducible.
-    Class weights become per-row sample weights on both splits, so the validation loss that
-    early stopping watches is the same weighted objective the model trains on.
+    They hand ``fit`` exactly the batches the printed code's ``model.fit(X_train, y_train,
+    sample_weight=w_train, validation_data=(X_val, y_val, w_val), batch_size=…, shuffle=False)``
+    gets: the training rows in the order the seeded split left them, the validation rows batched
+    at the same size. A dataset built once costs less than the pipeline Keras builds around NumPy
+    arrays at every epoch, which is a third of an epoch on a small table. Class weights become
+    per-row sample weights on the training rows, and on the validation rows when the protocol
+    weights them, so early stopping watches the objective the model trains on.
     """
     import tensorflow as tf
 
+    training = trial_training(job)
     rows = len(data.x_train) if rows is None else rows
-    train = _arrays(data.x_train[:rows], data.y_train[:rows], job)
-    train = (tf.data.Dataset.from_tensor_slices(train)
-             .shuffle(rows, seed=job.seed, reshuffle_each_iteration=True)
-             .batch(job.settings.batch_size).prefetch(2))
-    val = tf.data.Dataset.from_tensor_slices(_arrays(data.x_val, data.y_val, job)).batch(PREDICT_BATCH)
+    train = _arrays(data.x_train[:rows], data.y_train[:rows], job, weighted=True)
+    train = tf.data.Dataset.from_tensor_slices(train).batch(training.batch_size).prefetch(2)
+    val = _arrays(data.x_val, data.y_val, job, weighted=training.validation_weighted)
+    val = tf.data.Dataset.from_tensor_slices(val).batch(training.batch_size)
     return train, val
 
 
-def _arrays(x: np.ndarray, y: np.ndarray, job: TrialJob) -> tuple:
-    if not job.class_weight:
+def _arrays(x: np.ndarray, y: np.ndarray, job: TrialJob, weighted: bool) -> tuple:
+    if not (job.class_weight and weighted):
         return x, encode_target(y, job)
-    weights = np.array([job.class_weight[int(label)] for label in y], dtype="float32")
-    return x, encode_target(y, job), weights
-
+    return x, encode_target(y, job), class_weight_of(y, job.class_weight)
 
 
 # Compiled models kept in this process, most recently used last: tracing a model's train and
@@ -196,11 +272,13 @@ def compiled_model(keras, job: TrialJob, n_features: int, model_fn: Callable | N
     reset optimizer go into it and its traced functions are reused. The result is identical to
     training the fresh model (a test checks it).
     """
+    training = trial_training(job)
     keras.utils.set_random_seed(job.seed)
-    fresh = build_model(keras, n_features, job.head, job.settings, model_fn)
+    fresh = build_model(keras, n_features, job.head, job.settings, model_fn, seed=job.seed)
     name = job.loss_class if isinstance(job.loss_class, str) else job.loss_class.__qualname__
     key = (name, repr(sorted(job.loss_config.items())), job.head, job.settings, n_features,
-           job.model_fn_key, job.task, job.target_transform, job.class_weight is not None)
+           job.model_fn_key, job.task, job.target_transform, job.class_weight is not None,
+           training.validation_weighted, training.optimizer_class, training.learning_rate)
     if key in _COMPILED:
         model, optimizer_state = _COMPILED[key]
         _COMPILED.move_to_end(key)
@@ -208,7 +286,8 @@ def compiled_model(keras, job: TrialJob, n_features: int, model_fn: Callable | N
         for variable, value in zip(model.optimizer.variables, optimizer_state):
             variable.assign(value)
         return model
-    fresh.compile(optimizer=keras.optimizers.Adam(job.settings.learning_rate),
+    optimizer = getattr(keras.optimizers, training.optimizer_class)
+    fresh.compile(optimizer=optimizer(learning_rate=training.learning_rate),
                   loss=_loss_instance(job))
     fresh.optimizer.build(fresh.trainable_variables)
     _COMPILED[key] = (fresh, [keras.ops.convert_to_numpy(v) for v in fresh.optimizer.variables])
@@ -217,10 +296,16 @@ def compiled_model(keras, job: TrialJob, n_features: int, model_fn: Callable | N
     return fresh
 
 
-def output_layer(keras, head: OutputHead) -> Callable:
-    """``outputs = output(hidden)``: the head a candidate's loss expects (bias, rescaling)."""
+def output_layer(keras, head: OutputHead, seed: int | None = None) -> Callable:
+    """``outputs = output(hidden)``: the head a candidate's loss expects (bias, rescaling).
+
+    With ``seed``, the random seed is set again just before the head is built, as the printed
+    code does after the user's own layers: the head starts from the same weights in both.
+    """
 
     def apply(hidden):
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
         layer = keras.layers.Dense(head.units, activation=head.activation, name="advisor_head")
         out = layer(hidden)
         if head.bias is not None:
@@ -233,9 +318,9 @@ def output_layer(keras, head: OutputHead) -> Callable:
 
 
 def build_model(keras, n_features: int, head: OutputHead, settings: Settings,
-                model_fn: Callable | None = None):
+                model_fn: Callable | None = None, seed: int | None = None):
     if model_fn is not None:
-        model = model_fn(n_features, output_layer(keras, head))
+        model = model_fn(n_features, output_layer(keras, head, seed))
         if not isinstance(model, keras.Model):
             raise TypeError(f"model_fn must return a keras.Model, got {type(model).__name__}")
         return model
@@ -244,7 +329,7 @@ def build_model(keras, n_features: int, head: OutputHead, settings: Settings,
     if settings.architecture != "linear":
         for units in settings.hidden_units:
             hidden = keras.layers.Dense(units, activation="relu")(hidden)
-    return keras.Model(inputs, output_layer(keras, head)(hidden))
+    return keras.Model(inputs, output_layer(keras, head, seed)(hidden))
 
 
 def _loss_instance(job: TrialJob):
@@ -268,28 +353,27 @@ def encode_target(y: np.ndarray, job: TrialJob) -> np.ndarray:
 
 
 def predict_scores(model, x: np.ndarray, job: TrialJob) -> np.ndarray:
-    """Predictions on the scale the metrics read: probabilities, margins, or target values."""
+    """Predictions on the scale the metrics read, through the candidate's Prediction: the same
+    Keras operations the printed ``predict`` applies (probabilities, margins, target values)."""
+    import keras
+
+    prediction = trial_prediction(job)
     # Calling the model directly skips predict()'s pipeline set-up, which dominates on small folds.
-    raw = np.concatenate([np.asarray(model(x[i:i + PREDICT_BATCH], training=False))
-                          for i in range(0, len(x), PREDICT_BATCH)]).astype("float64")
-    task = job.task
-    if task in ("regression", "count"):
-        out = raw.reshape(-1)
-        return np.exp(np.clip(out, -50, 50)) if _class_name(job).endswith("TweedieLoss") else out
-    margins = _class_name(job).endswith("Hinge")
-    if task == "multiclass":
-        if job.head.activation == "linear" and not margins:
-            raw = raw - raw.max(axis=1, keepdims=True)
-            raw = np.exp(raw)
-            raw /= raw.sum(axis=1, keepdims=True)
-        return raw
-    if job.head.activation == "linear" and not margins:
-        raw = 1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))
-    return raw.reshape(-1) if task == "binary" else raw
+    parts = [keras.ops.convert_to_numpy(_read(keras, prediction, model(x[i:i + PREDICT_BATCH],
+                                                                          training=False)))
+             for i in range(0, len(x), PREDICT_BATCH)]
+    out = np.concatenate(parts).astype("float64")
+    return out.reshape(-1) if job.task in ("binary", "regression", "count") else out
 
 
-def _class_name(job: TrialJob) -> str:
-    return job.loss_class.__name__ if isinstance(job.loss_class, type) else job.loss_class
+def _read(keras, prediction: Prediction, raw):
+    if prediction.kind == "sigmoid":
+        return keras.ops.sigmoid(raw)
+    if prediction.kind == "softmax":
+        return keras.ops.softmax(raw, axis=-1)
+    if prediction.kind == "exp":
+        return keras.ops.exp(raw)
+    return raw
 
 
 class _Watch:

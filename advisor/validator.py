@@ -380,21 +380,10 @@ def row_cap(profile: DatasetProfile, criteria: Criteria) -> tuple[int, str]:
 
 def _job(candidate: Candidate, profile: DatasetProfile, fold: int, seed: int, settings,
          model_key: str | None):
-    from advisor.catalog import CATALOG, get_spec, loss_class
-    from advisor.trials import TrialJob
+    from advisor.trials import trial_job
 
-    spec = get_spec(candidate.loss)
-    # Catalogue classes travel by import path (a stable cache key); a user's class travels as
-    # itself, since a worker process may not be able to import the script that defined it.
-    cls = (spec.variants[profile.task].class_path if candidate.loss in CATALOG
-           else loss_class(candidate))
-    return TrialJob(
-        candidate_id=candidate.id, task=profile.task, loss_class=cls,
-        loss_config=dict(candidate.keras["config"]),
-        class_weight=candidate.fit_kwargs.get("class_weight"), head=candidate.head,
-        target_transform=candidate.target_transform, from_logits=candidate.from_logits,
-        fold=fold, seed=seed, settings=settings, model_fn_key=model_key,
-    )
+    return trial_job(candidate, fold=fold, seed=seed, settings=settings,
+                     candidate_id=candidate.id, model_fn_key=model_key)
 
 
 def _model_fn_key(model_fn: Callable | None) -> str | None:

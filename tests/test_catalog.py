@@ -462,25 +462,28 @@ def test_code_of_every_candidate_compiles(name, options):
             compile(candidate.code, f"<{candidate.id}>", "exec")
         except SyntaxError as exc:
             pytest.fail(f"{name} {options} {candidate.id}: {exc}\n{candidate.code}")
-        assert "model.compile(" in candidate.code and "model.fit(X, y" in candidate.code
+        for text in ("model = keras.Model(inputs, outputs)", "model.compile(",
+                     "train_test_split(X, y", "model.fit(X_train, y_train", "EarlyStopping(",
+                     "def predict(X):"):
+            assert text in candidate.code, (candidate.id, text, candidate.code)
 
 
-def run_printed_code(keras, code: str, X: np.ndarray, y: np.ndarray) -> float:
-    """Run the printed lines: the head lines on ``hidden``, then (with the model built between
-    them, as the user would) the compile line and the fit line for one epoch."""
-    lines = code.splitlines()
-    compile_at = next(i for i, line in enumerate(lines) if line.startswith("model.compile("))
-    fit_line = lines[compile_at + 1]
-    assert fit_line.startswith("model.fit(X, y"), code
+def run_printed_code(keras, config, p, X: np.ndarray, y: np.ndarray) -> float:
+    """Run the printed code as it stands for one epoch, given ``X``, ``y``, ``inputs`` and
+    ``hidden`` (what its first comment asks the user for); the training loss of that epoch."""
+    import contextlib
+    import io
+
+    config = catalog.with_training(config, config.training.replace(max_epochs=1), p)
     keras.utils.set_random_seed(0)
     inputs = keras.Input((X.shape[1],))
-    namespace = {"hidden": keras.layers.Dense(8, activation="relu")(inputs), "X": X, "y": y}
-    exec("\n".join(lines[:compile_at]), namespace)
-    namespace["model"] = keras.Model(inputs, namespace["outputs"])
-    exec(lines[compile_at], namespace)
-    exec("history = " + fit_line.replace("model.fit(X, y", "model.fit(X, y, epochs=1, verbose=0", 1),
-         namespace)
-    return namespace["history"].history["loss"][-1]
+    namespace = {"inputs": inputs, "hidden": keras.layers.Dense(8, activation="relu")(inputs),
+                 "X": X, "y": y}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(config.code, namespace)
+    predictions = namespace["predict"](X[:16])
+    assert len(predictions) == 16 and np.isfinite(predictions).all(), config.code
+    return namespace["model"].history.history["loss"][-1]
 
 
 EXEC_CASES = [  # (table, criteria options, which candidates): every candidate for a binary and a
@@ -503,5 +506,5 @@ def test_printed_code_trains(keras, name, options, which):
     candidates = candidates_for(name, options)
     for candidate in candidates if which == "all" else candidates[:1]:
         X, y = training_rows(name, candidate.target_transform)
-        loss = run_printed_code(keras, candidate.code, X, y)
+        loss = run_printed_code(keras, candidate, table(name)[1], X, y)
         assert math.isfinite(loss), f"{name} {options} {candidate.id}: {loss}\n{candidate.code}"

@@ -485,7 +485,8 @@ def test_recommend_text_shows_the_code(cli):
     document = cli(*args, "--format", "json")
     assert text.exit_code == 0 and document.exit_code == 0, (text, document)
     code = json.loads(document.stdout)["recommendation"]["code"]
-    assert "model.compile(optimizer=\"adam\", loss=keras.losses.Huber(delta=134.3))" in code
+    assert ("model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001), "
+            "loss=keras.losses.Huber(delta=134.3))") in code
     for line in code.splitlines():
         assert line in text.stdout, f"code line missing from the text output: {line}\n{text}"
 

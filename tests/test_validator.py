@@ -145,7 +145,8 @@ rules:
 @pytest.mark.slow
 def test_diverged_and_failing_candidates_do_not_stop_the_rest(tmp_path, user_losses):
     frame = _breast_cancer()
-    prof, crit, candidates, base = _setup(frame, "target", rules=[user_losses], budget_seconds=60)
+    # A roomy budget: all three are trialled (breadth comes once depth is affordable).
+    prof, crit, candidates, base = _setup(frame, "target", rules=[user_losses], budget_seconds=600)
     chosen = tuple(c for c in candidates if c.loss in ("exploding", "broken", "crossentropy"))
     assert [c.loss for c in chosen[:2]] == ["exploding", "broken"]
     val = validate(frame, prof, crit, chosen, baseline=base, seed=0, cache=tmp_path)
