@@ -142,7 +142,10 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
     if validate:
         from advisor.validator import validate as run_validation
 
-        trialled = trial_set(matching.candidates, candidates, base, prof, crit, semantics)
+        ranked = matching.candidates
+        if stated is not None:  # what the user asked for is trialled first, whatever the budget
+            ranked = (stated,) + tuple(c for c in ranked if c.id != stated.id)
+        trialled = trial_set(ranked, candidates, base, prof, crit, semantics)
         validation = run_validation(frame, prof, crit, trialled, baseline=base.id, seed=seed,
                                     cache=cache, model_fn=model_fn, progress=progress,
                                     started=started, stated=stated.id if stated else None,
@@ -151,7 +154,8 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
         pool = _as_trialled(trialled + tuple(c for c in matching.candidates if c not in trialled),
                             validation.plan, seed, prof)
     else:
-        validation = skipped_validation(crit, pick=matching.candidates[0].id, baseline=base.id,
+        pick = stated or matching.candidates[0]
+        validation = skipped_validation(crit, pick=pick.id, baseline=base.id,
                                         decided_by="statement" if stated else "rules")
         pool = matching.candidates
     chosen = _choose(pool, validation)
@@ -184,14 +188,12 @@ def baseline_candidate(candidates: tuple[Candidate, ...], prof: DatasetProfile, 
 
 
 def stated_choice(candidates: tuple[Candidate, ...]) -> Candidate | None:
-    """The rules' pick when a rule proposed it because of the user's own statement (costs, a
+    """The best-ranked candidate a rule proposed because of the user's own statement (costs, a
     quantile): then the statement, not the trials, decides."""
-    if not candidates:
-        return None
-    pick = candidates[0]
-    for firing in pick.rules:
-        if any(e.fact in STATED_FACTS for e in firing.evidence):
-            return pick
+    for candidate in candidates:
+        for firing in candidate.rules:
+            if any(e.fact in STATED_FACTS for e in firing.evidence):
+                return candidate
     return None
 
 

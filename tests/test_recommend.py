@@ -140,7 +140,7 @@ def test_plan_file_replays_a_saved_run(tmp_path):
     assert first.exit_code == 0, first.output
     saved = tmp_path / "first.json"
     saved.write_text(first.stdout)
-    replay = runner.invoke(main, args[:-3] + ["--budget", "200", "--format", "json", "--no-cache",
+    replay = runner.invoke(main, args[:-3] + ["--format", "json", "--no-cache",
                                               "--plan", str(saved)])
     assert replay.exit_code == 0, replay.output
     one, two = json.loads(first.stdout)["validation"], json.loads(replay.stdout)["validation"]
