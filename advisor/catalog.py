@@ -36,9 +36,12 @@ from advisor.protocol import (OUTPUTS, Prediction, Training, prediction_for, tra
 from advisor.records import Record
 
 CLASSIFICATION = ("binary", "multiclass", "multilabel")
-# The loss a practitioner would use without advice (BCE / CCE / MSE): every trial set includes it
-# as the reference, and time cuts never drop it.
-DEFAULT_LOSSES = ("crossentropy", "mse")
+# Each task's baseline: the maximum-likelihood loss for its kind of target (cross-entropy for
+# labels, squared error for values, the Poisson likelihood for counts — the GLM for counts,
+# Nelder & Wedderburn 1972). It is the answer unless trials show another loss better; every
+# trial set includes it and time cuts never drop it.
+BASELINE_LOSSES = {"binary": "crossentropy", "multiclass": "crossentropy",
+                   "multilabel": "crossentropy", "regression": "mse", "count": "poisson"}
 VALUE_TASKS = ("regression", "count")
 OURS = "advisor.keras_losses"
 BIAS_DECIMALS = 4  # initial output biases (log-odds, log-priors, log-means)

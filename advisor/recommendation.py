@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from advisor import __version__
-from advisor.catalog import DEFAULT_LOSSES, build_loss, configure, incompatibility, specs
+from advisor.catalog import BASELINE_LOSSES, build_loss, configure, incompatibility, specs
 from advisor.criteria import Criteria, criteria_for
 from advisor.errors import AdvisorError, UsageError
 from advisor.keras_semantics import assumed_semantics, version_is_covered
@@ -176,12 +176,12 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None, ta
 
 def baseline_candidate(candidates: tuple[Candidate, ...], prof: DatasetProfile, crit: Criteria,
                        semantics) -> Candidate:
-    """The task's baseline loss (cross-entropy / MSE) as the rules proposed it, or configured
+    """The task's baseline loss (cross-entropy / MSE / Poisson) as the rules proposed it, or configured
     from the catalogue when no rule did: the answer unless trials show another loss better."""
     for c in candidates:
-        if c.loss in DEFAULT_LOSSES and not c.fit:
+        if c.loss == BASELINE_LOSSES[prof.task] and not c.fit:
             return c
-    key = next(k for k in DEFAULT_LOSSES if prof.task in specs()[k].variants)
+    key = BASELINE_LOSSES[prof.task]
     config = configure(key, prof, crit, {}, semantics)
     return Candidate(**config.__dict__, id=key,
                      why="The task's baseline loss: every comparison is made against it.")

@@ -1,7 +1,8 @@
 """The decision rule: trial scores + the plan's design → a verdict record. No TensorFlow, no text.
 
-The burden of proof is on change. The task's baseline loss (cross-entropy, MSE) is the answer
-unless the trials show another candidate better than it beyond noise on the metric:
+The burden of proof is on change. The task's baseline loss (cross-entropy, MSE, Poisson for
+counts) is the answer unless the trials show another candidate better than it beyond noise on
+the metric:
 
 - ``improved``: an alternative beat the baseline beyond noise; the best such is recommended.
 - ``tied``: no measurable difference; the baseline stays, and the closest contender's interval

@@ -79,7 +79,8 @@ Definitions (printed with the results):
 - *best*: the loss with the best mean among those with ≥ 3 scored seeds; its *band* is
   best ± h_best. A loss (or the advisor's pick) is *inside the band* when its mean is no worse than
   best − h_best (lower-is-better metrics: best + h_best).
-- *baseline*: cross-entropy (classification) or MSE (regression, counts).
+- *baseline*: the advisor's baseline for the task (``catalog.BASELINE_LOSSES``): cross-entropy
+  (classification), MSE (regression), Poisson (counts).
 - *worse than the baseline beyond noise*: the paired-by-seed 95% t-interval of
   (pick − baseline), oriented so positive = better, lies entirely below 0. *Better beyond noise*:
   entirely above 0. *Not different*: the interval contains 0.
@@ -663,9 +664,9 @@ def run_table(name: str, parts: tuple[str, ...], cached: dict[str, dict], refres
         out["error"] = f"set-up failed: {type(exc).__name__}: {exc}"
         out["traceback"] = traceback.format_exc()
         return out
-    from advisor.catalog import DEFAULT_LOSSES
+    from advisor.catalog import BASELINE_LOSSES
 
-    baseline = next((k for k in s.configs if k in DEFAULT_LOSSES), None)
+    baseline = BASELINE_LOSSES[s.profile.task] if BASELINE_LOSSES[s.profile.task] in s.configs else None
     out["info"] = describe_setup(s, baseline)
     progress(f"{name}: {len(s.configs)} losses × {len(SEEDS)} seeds "
              f"({len(s.data.x_train):,} TRAIN rows, {s.data.n_features} features)")
