@@ -12,7 +12,9 @@ validator's own decision rule (``advisor.verdict.decide``, with its round-by-rou
 A trial's score variance splits into a part every loss shares on that trial (the fold's
 difficulty and the seed's luck — pairing removes it), a loss × fold part, and the loss's own
 noise (see ``advisor.verdict.simulate``). The shared part decides the power; it is printed for
-two values: 0.5, and 0.75 (close to what the benchmark tables show).
+two values: 0.5 and 0.75. The share measured on real tables — the 60 s advisor runs of
+``real_tables.py``, baseline against each alternative on the trials both ran — is printed first
+when ``results/real_tables.json`` exists.
 
     python benchmarks/verdict_power.py [--comparisons 2000] [--save]
 
@@ -32,6 +34,7 @@ from advisor.budget import mlp_params, plan_trials  # noqa: E402
 from advisor.verdict import FAMILY_ALPHA, simulate  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "verdict_power.txt"
+REAL_TABLES = Path(__file__).parent / "results" / "real_tables.json"
 CANDIDATES = ("rules_pick", "second", "third", "baseline")
 
 
@@ -47,6 +50,14 @@ def main() -> None:
         lines.append(text)
 
     started = time.time()
+    measured = shared_shares()
+    if measured:
+        import numpy as np
+
+        q1, median, q3 = np.percentile(measured, [25, 50, 75])
+        say(f"Shared share of a trial's variance on the real tables ({len(measured)} baseline vs "
+            f"alternative pairs, 60 s runs): median {median:.2f}, quartiles {q1:.2f}–{q3:.2f}.")
+        say()
     say(f"Simulated verdicts, {opts.comparisons} runs per cell; error target ≤ {FAMILY_ALPHA:.0%}.")
     say("design = rows used, folds × most rounds, alternatives in the first round (from the plan)")
     say()
@@ -74,6 +85,43 @@ def main() -> None:
     if opts.save:
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def shared_shares() -> list[float]:
+    """1 − var(a − b) / (var a + var b) for the baseline and each alternative of every table's
+    60 s run in the real-table benchmark (trials both finished, at least 5)."""
+    if not REAL_TABLES.exists():
+        return []
+    import json
+
+    import numpy as np
+
+    from advisor.catalog import BASELINE_LOSSES
+
+    shares = []
+    for table in json.loads(REAL_TABLES.read_text(encoding="utf-8"))["tables"].values():
+        trialled = (table.get("advisor", {}).get("60s") or {}).get("trialled", {})
+        task = (table.get("info") or {}).get("task")
+        base = BASELINE_LOSSES.get(task)
+        if base not in trialled:
+            continue
+
+        def scores(cid: str) -> dict:
+            t = trialled[cid]
+            return {(f, s): y for f, s, y in zip(t.get("folds", ()), t.get("seeds", ()),
+                                                 t.get("scores", ())) if y is not None}
+
+        b = scores(base)
+        for cid in trialled:
+            a = scores(cid)
+            keys = sorted(set(a) & set(b))
+            if cid == base or len(keys) < 5:
+                continue
+            x, y = np.array([a[k] for k in keys]), np.array([b[k] for k in keys])
+            total = x.var(ddof=1) + y.var(ddof=1)
+            if total > 0:
+                shares.append(float(1 - (x - y).var(ddof=1) / total))
+    return shares
 
 
 if __name__ == "__main__":
