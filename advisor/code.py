@@ -22,31 +22,29 @@ MAX_LISTED_LABELS = 8
 
 
 def python_literal(value) -> str:
-    """A short Python literal: floats to 4 significant digits, lists and dicts recursively
-    (for reading; the paste-ready code uses :func:`exact_literal`)."""
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, float):
-        text = f"{value:.4g}"
-        return text if any(c in text for c in ".en") else text + ".0"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(python_literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{python_literal(_key(k))}: {python_literal(v)}"
-                               for k, v in value.items()) + "}"
-    return repr(value)
+    """A short Python literal: floats to 4 significant digits, lists and dicts recursively."""
+    return _literal(value, _short_float)
 
 
 def exact_literal(value) -> str:
     """A Python literal that reads back as exactly ``value`` (floats by their shortest repr)."""
+    return _literal(value, repr)
+
+
+def _short_float(value: float) -> str:
+    text = f"{value:.4g}"
+    return text if any(c in text for c in ".en") else text + ".0"
+
+
+def _literal(value, float_text) -> str:
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, float):
-        return repr(value)
+        return float_text(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(exact_literal(v) for v in value) + "]"
+        return "[" + ", ".join(_literal(v, float_text) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{exact_literal(_key(k))}: {exact_literal(v)}"
+        return "{" + ", ".join(f"{_literal(_key(k), float_text)}: {_literal(v, float_text)}"
                                for k, v in value.items()) + "}"
     return repr(value)
 
