@@ -1,7 +1,7 @@
 """The three criteria beside the data: model architecture, computational constraints, domain.
 
 ``criteria_for(profile, ...)`` checks the user's options against the data and derives what follows
-from them — the metric that fits (LOSSES.md §7), whether probabilities must stay calibrated, the
+from them — the metric that fits (docs/losses.md §7), whether probabilities must stay calibrated, the
 cost ratio, the pinball τ. Together with the profile's fields these are the facts rules read.
 """
 

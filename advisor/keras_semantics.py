@@ -1,6 +1,6 @@
 """What the installed Keras actually does with the arguments our derived parameters feed it.
 
-Keras's loss arguments have traps (LOSSES.md §5): ``BinaryFocalCrossentropy`` ignores ``alpha``
+Keras's loss arguments have traps (docs/losses.md §5): ``BinaryFocalCrossentropy`` ignores ``alpha``
 unless ``apply_class_balancing=True`` and then weights class **1** by alpha; a categorical focal
 ``alpha`` list weights classes by index. ``verify_semantics()`` measures each on the installed Keras with two-row
 computations. ``assumed_semantics()`` returns the behaviour verified for the Keras versions we

@@ -1,7 +1,7 @@
 """The metrics trials are scored on, and the choice of one that fits the task and domain.
 
 Trials are never scored on the loss they trained with: a loss is judged by what the user cares
-about (LOSSES.md §7). Each metric says which tasks it fits, whether greater is better, and
+about (docs/losses.md §7). Each metric says which tasks it fits, whether greater is better, and
 whether it needs a decision threshold (tuned on the inner validation split, never on the fold
 being scored). Scoring functions import scikit-learn lazily.
 """
@@ -109,7 +109,7 @@ def metric_names(task: str | None = None) -> list[str]:
 
 def default_metric(p: DatasetProfile, *, fn_cost: float | None = None, fp_cost: float | None = None,
                    quantile_tau: float | None = None) -> tuple[str, str]:
-    """The metric that fits this target and domain, and why (LOSSES.md §7)."""
+    """The metric that fits this target and domain, and why (docs/losses.md §7)."""
     if p.task == "binary":
         if fn_cost and fp_cost:
             return "expected_cost", (f"error costs were given (C_FN = {fn_cost:g}, C_FP = {fp_cost:g}): "

@@ -620,7 +620,7 @@ def test_a_user_rule_can_suggest_a_loss_registered_in_python(write, tmp_path, mo
 
 
 def test_advisor_recommend_stays_the_function():
-    """DESIGN.md's API is ``advisor.recommend(df, ...)``; importing the submodule (as the CLI does)
+    """The documented API is ``advisor.recommend(df, ...)``; importing the submodule (as the CLI does)
     replaces the package attribute with the module."""
     import importlib
 
@@ -688,8 +688,8 @@ def test_readme_cites_only_rule_ids_that_exist_and_every_rule():
 
 
 def test_readme_coverage_table_has_a_row_for_every_row_of_losses_section_4():
-    rows = table_rows(readme_section("Coverage of LOSSES.md §4").split("Rules that are not tied")[0])
-    assert len(rows) == 21, [r[0] for r in rows]  # LOSSES.md §4 has 21 condition rows
+    rows = table_rows(readme_section("Coverage of docs/losses.md §4").split("Rules that are not tied")[0])
+    assert len(rows) == 21, [r[0] for r in rows]  # docs/losses.md §4 has 21 condition rows
     for condition, loss, covered_by in rows:
         keys = re.findall(r"\(`(\w+)`\)", loss)
         assert all(k in catalog.CATALOG for k in keys), (condition, keys)

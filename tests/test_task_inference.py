@@ -52,7 +52,7 @@ def _negbin(n, mean, dispersion, seed):
 
 # (case id, builder returning a target Series or (frame, target name), task, alternative)
 CASES = [
-    # AutoGluon's own test cases (LOSSES.md §2).
+    # AutoGluon's own test cases (docs/losses.md §2).
     ("autogluon_two_values_with_nan", lambda: [-1, -1, 99, -1, -1, 99, np.nan], "binary", None),
     ("autogluon_1001_floats_twice", lambda: np.repeat(np.linspace(0.5, 999.5, 1001), 2), "regression", None),
     ("autogluon_three_floats_x999", lambda: np.tile([1.0, 2.0, 3.0], 999), "multiclass", None),
