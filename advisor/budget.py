@@ -106,57 +106,49 @@ def round_seconds(n_candidates: int, folds: int, per_trial: float, jobs: int) ->
 
 
 def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], baseline: str, params: int,
-                budget_seconds: float, jobs: int = 1, folds_possible: int = MAX_FOLDS,
-                params_at=None) -> Plan:
-    """The plan for ranked ``candidate_ids`` (the baseline among them) within the budget.
-
-    ``params`` is the trial network's size; ``params_at(rows)``, when given, recomputes it for a
-    row sample (one-hot columns can shrink with fewer rows). Pure and deterministic.
-    """
+                budget_seconds: float, jobs: int = 1, folds_possible: int = MAX_FOLDS) -> Plan:
+    """The plan for ranked ``candidate_ids`` (the baseline among them) within the budget, for a
+    trial network of ``params`` weights. Pure and deterministic."""
     if baseline not in candidate_ids:
         raise ValueError(f"the baseline {baseline!r} must be among the candidates")
     folds = min(MAX_FOLDS, folds_possible)
     epochs, rows, cuts = EPOCH_CAP, rows_total, []
     alternatives = [c for c in candidate_ids if c != baseline]
     k_min = min(MIN_CANDIDATES, len(candidate_ids))
+    minimum_rounds = MIN_ROUNDS if k_min > 1 else 1
 
     def per_trial(rows_: int, epochs_: int) -> float:
-        size = params_at(rows_) if params_at else params
-        return trial_seconds(train_rows_of(rows_, folds), size, min(EXPECTED_EPOCHS, epochs_))
+        return trial_seconds(train_rows_of(rows_, folds), params, min(EXPECTED_EPOCHS, epochs_))
 
     def design_cost(k: int, rounds: int, rows_: int, epochs_: int) -> float:
         cost = per_trial(rows_, epochs_)
         return (round_seconds(k, folds, cost, jobs)
                 + (rounds - 1) * round_seconds(k_min, folds, cost, jobs))
 
-    def fits(k: int, rounds: int) -> bool:
-        return design_cost(k, rounds, rows, epochs) <= available_seconds(
-            budget_seconds, k, jobs, folds)
+    def fits(k: int, rounds: int, rows_: int | None = None) -> bool:
+        return design_cost(k, rounds, rows if rows_ is None else rows_, epochs) <= \
+            available_seconds(budget_seconds, k, jobs, folds)
 
-    minimum_rounds = 1
-    full_need = design_cost(k_min, MIN_ROUNDS if k_min > 1 else 1, rows_total, EPOCH_CAP)
-    minimum_budget = (full_need / USABLE_SHARE + STARTUP_SECONDS
-                      + k_min * TRACE_SECONDS + (WORKER_START_SECONDS if jobs > 1 else 0.0))
-    # Cheapest evidence first: a row sample, then fewer folds (each costs a degree of freedom of
-    # the blocked comparison), then a short epoch cap (undertrained models compare poorly).
+    minimum_budget = (design_cost(k_min, minimum_rounds, rows_total, EPOCH_CAP) / USABLE_SHARE
+                      + STARTUP_SECONDS + k_min * TRACE_SECONDS
+                      + (WORKER_START_SECONDS if jobs > 1 else 0.0))
+    # Cheapest evidence first, until one round of the baseline and one alternative fits: a row
+    # sample, then fewer folds (each costs a degree of freedom of the blocked comparison), then a
+    # short epoch cap (undertrained models compare poorly).
     for size in sorted((r for r in ROW_LADDER if r < rows_total), reverse=True):
-        if fits(k_min, minimum_rounds):
+        if fits(k_min, 1):
             break
         rows = size
-    while not fits(k_min, minimum_rounds) and folds > min(MIN_FOLDS, folds_possible):
+    while not fits(k_min, 1) and folds > min(MIN_FOLDS, folds_possible):
         folds -= 1
     for cap in LOW_EPOCH_CAPS:
-        if fits(k_min, minimum_rounds):
+        if fits(k_min, 1):
             break
         epochs = cap
     # Rows the other cuts made room for (a trial's cost grows slowly with rows: batches grow).
-    for size in [rows_total] + sorted((r for r in ROW_LADDER if rows < r < rows_total),
-                                      reverse=True):
-        saved = rows
-        rows = size
-        if fits(k_min, MIN_ROUNDS if k_min > 1 else 1) or (size == saved):
-            break
-        rows = saved
+    larger = [rows_total] + sorted((r for r in ROW_LADDER if rows < r < rows_total), reverse=True)
+    if rows < rows_total:
+        rows = next((r for r in larger if fits(k_min, minimum_rounds, r)), rows)
     # Depth before breadth: another alternative only while the baseline and the best one can
     # still have ``BREADTH_ROUNDS`` rounds — each alternative also splits the error allowance.
     k = k_min
@@ -179,17 +171,13 @@ def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], baseline: str, 
         cuts.append(f"candidates {len(candidate_ids)} → {len(ranked)} (not trialled: {left})")
     if rounds < MAX_ROUNDS:
         cuts.append(f"rounds {MAX_ROUNDS} → {rounds}")
-    train_rows = train_rows_of(rows, folds)
-    estimate = design_cost(k, rounds, rows, epochs)
     return Plan(
         folds=folds, rounds=rounds, looks=looks_for(rounds), max_epochs=epochs,
-        patience=PATIENCE, batch_size=batch_size_for(train_rows), rows=rows,
-        rows_total=rows_total, candidates=ranked, baseline=baseline,
-        params=params_at(rows) if params_at else params,
-        trial_seconds_estimate=round(trial_seconds(train_rows, params_at(rows) if params_at
-                                                   else params, min(EXPECTED_EPOCHS, epochs)), 2),
-        estimated_seconds=round(estimate / USABLE_SHARE + STARTUP_SECONDS
-                                + k * TRACE_SECONDS, 1),
+        patience=PATIENCE, batch_size=batch_size_for(train_rows_of(rows, folds)), rows=rows,
+        rows_total=rows_total, candidates=ranked, baseline=baseline, params=params,
+        trial_seconds_estimate=round(per_trial(rows, epochs), 2),
+        estimated_seconds=round(design_cost(k, rounds, rows, epochs) / USABLE_SHARE
+                                + STARTUP_SECONDS + k * TRACE_SECONDS, 1),
         minimum_budget_seconds=float(math.ceil(minimum_budget)),
         cuts=tuple(cuts),
     )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from advisor.budget import MAX_ROUNDS
+
 if TYPE_CHECKING:  # pragma: no cover
     from advisor.validator import Validation
 
@@ -62,7 +64,7 @@ def _trial_sentence(v: Validation, broken: dict[str, str]) -> str:
     closeness = (f"shown equivalent within ±{v.margin:.3g}" if c.outcome == "equivalent"
                  else "not told apart")
     more = ""
-    if c.outcome == "open" and v.plan is not None and v.plan.rounds < 5:
+    if c.outcome == "open" and v.plan is not None and v.plan.rounds < MAX_ROUNDS:
         more = " More seeds (a larger --budget) could narrow the interval."
     return (f"Tied: no candidate differs measurably from the baseline {base} on {metric}; keep "
             f"the baseline. The closest, {c.loss}, differs by {signed(c.diff_mean)} "

@@ -238,11 +238,13 @@ class _Rounds:
             bar.resize(bar.total + len(live) * len(self.folds))
 
     def scores(self) -> dict[str, Scores]:
-        out: dict[str, Scores] = {cid: {} for cid in self.by_id}
+        """Every trialled candidate's finished scores (empty for one that never scored)."""
+        out: dict[str, Scores] = {}
         for r in self.results:
+            scores = out.setdefault(r.candidate_id, {})
             if r.score is not None:
-                out[r.candidate_id][(r.fold, r.seed)] = r.score
-        return {cid: s for cid, s in out.items() if any(r.candidate_id == cid for r in self.results)}
+                scores[(r.fold, r.seed)] = r.score
+        return {cid: out[cid] for cid in self.by_id if cid in out}  # in the candidates' order
 
     def broken(self) -> dict[str, str]:
         """Candidates that diverged or failed: why, in a few words."""
