@@ -13,32 +13,33 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
-
-from advisor.errors import AdvisorError, UsageError
-from advisor.loading import load_table
-from advisor.profiler import DatasetProfile, profile
+from advisor.base.errors import AdvisorError, UsageError
+from advisor.base.version import __version__
+from advisor.profiling import DatasetProfile, load_table, profile
 
 _LAZY = {
     # name: module that defines it; imported on first use so `import advisor` stays light.
     "Criteria": "advisor.criteria",
+    "Options": "advisor.criteria",
     "RuleBook": "advisor.rules",
     "Candidate": "advisor.rules",
-    "register_loss": "advisor.catalog",
-    "Recommendation": "advisor.recommendation",
-    "recommend": "advisor.recommendation",
-    "validate": "advisor.validator",
-    "Validation": "advisor.validator",
+    "register_loss": "advisor.losses.catalog",
+    "Recommendation": "advisor.pipeline",
+    "recommend": "advisor.pipeline",
+    "load_result": "advisor.pipeline",
+    "validate": "advisor.validation.validator",
+    "Validation": "advisor.validation.validator",
 }
 
-__all__ = ["AdvisorError", "UsageError", "DatasetProfile", "load_table", "profile", *_LAZY]
+__all__ = ["AdvisorError", "UsageError", "DatasetProfile", "__version__", "load_table", "profile",
+           *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from advisor.catalog import register_loss
-    from advisor.criteria import Criteria
-    from advisor.recommendation import Recommendation, recommend
+    from advisor.criteria import Criteria, Options
+    from advisor.losses.catalog import register_loss
+    from advisor.pipeline import Recommendation, load_result, recommend
     from advisor.rules import Candidate, RuleBook
-    from advisor.validator import Validation, validate
+    from advisor.validation.validator import Validation, validate
 
 
 def __getattr__(name: str):

@@ -14,9 +14,9 @@ import click
 # TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notices) is noise on a terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from advisor import __version__
-from advisor.errors import AdvisorError
-from advisor.target import TASKS
+from advisor.base.errors import AdvisorError
+from advisor.base.version import __version__
+from advisor.profiling.target import TASKS
 
 TASK_CHOICE = click.Choice(["auto", *TASKS])
 
@@ -94,13 +94,13 @@ def profile_command(path, target, task, encoding, seed, fmt):
     Example:
       advisor profile sample_data/claims.csv --target n_claims --format json
     """
-    from advisor.profiler import profile
+    from advisor.profiling.profiler import profile
 
     prof = profile(path, target, task=None if task == "auto" else task, encoding=encoding, seed=seed)
     if fmt == "json":
         click.echo(prof.to_json())
     else:
-        from advisor.textout import format_profile
+        from advisor.reporting.textout import format_profile
 
         click.echo(format_profile(prof))
 
@@ -146,46 +146,42 @@ def profile_command(path, target, task, encoding, seed, fmt):
 @click.option("--plan", "plan", type=click.Path(dir_okay=False, path_type=str),
               help="Replay the trial plan of a saved result (its JSON) exactly.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def recommend_command(path, target, task, domain, metric, model, output, budget, no_validate,
-                      candidates, fn_cost, fp_cost, under_cost, over_cost, calibration, seed,
-                      rules, fmt, report, jobs, memory_limit_mb, encoding, no_cache, plan, quiet):
+def recommend_command(path, target, no_validate, rules, fmt, report, no_cache, plan, quiet,
+                      **fields):
     """Recommend a Keras loss for a table: profile, rules over four criteria, trials.
 
     \b
     Example:
       advisor recommend sample_data/diagnosis.csv --target diagnosis --domain medical
     """
-    from advisor.recommendation import recommend
+    from advisor.criteria.options import Options
+    from advisor.pipeline.recommendation import recommend
 
     if report:
-        from advisor.report import check_report_path
+        from advisor.reporting.report import check_report_path
 
         check_report_path(report)  # fail before any trial runs
     if plan and no_validate:
         raise click.UsageError("--plan replays trials; it cannot go with --no-validate.")
     if plan:
-        from advisor.recommendation import load_plan
+        from advisor.pipeline.results import load_plan
 
         plan = load_plan(plan)  # a bad plan file fails before the table is read
-    rec = recommend(
-        path, target, task=None if task == "auto" else task, domain=domain, metric=metric,
-        model=model, output=output, budget=budget, validate=not no_validate,
-        candidates=candidates, seed=seed, rules=list(rules), jobs=jobs,
-        memory_limit_mb=memory_limit_mb, fn_cost=fn_cost,
-        fp_cost=fp_cost, under_cost=under_cost, over_cost=over_cost, calibration=calibration,
-        encoding=encoding, cache=not no_cache, progress=not quiet,
-        command=_command_line(), plan=plan,
-    )
+    if fields["task"] == "auto":
+        fields["task"] = None
+    options = Options(validate=not no_validate, rules=tuple(rules), **fields)
+    rec = recommend(path, target, options=options, cache=not no_cache, progress=not quiet,
+                    command=_command_line(), plan=plan)
     if report:
         rec.save_report(report)
     if fmt == "json":
         click.echo(rec.to_json())
     elif fmt == "markdown":
-        from advisor.report import render
+        from advisor.reporting.report import render
 
         click.echo(render(rec, "md"))
     else:
-        from advisor.textout import format_recommendation
+        from advisor.reporting.textout import format_recommendation
 
         click.echo(format_recommendation(rec))
 
@@ -211,7 +207,7 @@ def rules_list(rules):
     Example:
       advisor rules list --rules my_rules.yaml
     """
-    from advisor.rules import RuleBook
+    from advisor.rules.engine import RuleBook
 
     book = RuleBook.load(list(rules))
     for rule in book.rules:
@@ -230,7 +226,7 @@ def rules_check(files):
     Example:
       advisor rules check my_rules.yaml
     """
-    from advisor.rules import RuleBook, RulesError
+    from advisor.rules.engine import RuleBook, RulesError
 
     book = RuleBook.load(list(files))
     own = [r for r in book.rules if r.source in files]
@@ -253,7 +249,8 @@ def report_command(result, out):
       advisor recommend sample_data/diagnosis.csv --target diagnosis --format json > result.json
       advisor report result.json --out report.html
     """
-    from advisor.report import check_report_path, load_result, write_report
+    from advisor.pipeline.recommendation import load_result
+    from advisor.reporting.report import check_report_path, write_report
 
     check_report_path(out)
     written = write_report(load_result(result), out)

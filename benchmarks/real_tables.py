@@ -327,8 +327,8 @@ class Setup:
 
 def setup_table(table: Table) -> Setup:
     import advisor
-    from advisor.criteria import criteria_for
-    from advisor.metrics import METRICS
+    from advisor.criteria.metrics import METRICS
+    from advisor.criteria.statement import criteria_for
 
     frame, notes = load_table(table)
     train, val, test = split(frame, table)
@@ -351,8 +351,8 @@ def fold_for(frame: pd.DataFrame, train, val, test, prof):
     fold, with our split instead of its inner 85/15 one."""
     import joblib
 
-    from advisor import prepare as prep
-    from advisor.trials import FoldData
+    from advisor.validation import prepare as prep
+    from advisor.validation.trials import FoldData
 
     ordered = frame.iloc[np.concatenate([train, val, test])].reset_index(drop=True)
     prepared = prep.prepare(ordered, prof)
@@ -377,9 +377,9 @@ def fold_for(frame: pd.DataFrame, train, val, test, prof):
 
 
 def settings_for(data, criteria):
-    from advisor.budget import batch_size_for
-    from advisor.metrics import metric_context
-    from advisor.trials import Settings
+    from advisor.criteria.metrics import metric_context
+    from advisor.validation.budget import batch_size_for
+    from advisor.validation.trials import Settings
 
     return Settings(architecture="mlp", max_epochs=MAX_EPOCHS,
                     batch_size=batch_size_for(len(data.x_train)), patience=PATIENCE,
@@ -390,8 +390,8 @@ def settings_for(data, criteria):
 
 def suited_losses(prof, criteria) -> tuple[dict[str, Any], dict[str, str]]:
     """Every catalogue loss for this task that ``incompatibility`` allows, configured."""
-    from advisor.catalog import configure, incompatibility, specs
-    from advisor.keras_semantics import verify_semantics
+    from advisor.losses.catalog import configure, incompatibility, specs
+    from advisor.losses.semantics import verify_semantics
 
     semantics = verify_semantics(False)  # what recommend() configures with when it validates
     facts = {**prof.to_dict(), **criteria.to_dict()}  # the facts rules and requirements read
@@ -408,8 +408,8 @@ def suited_losses(prof, criteria) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def as_candidate(config, ident: str):
-    from advisor.catalog import LossConfig
-    from advisor.rules import Candidate
+    from advisor.losses.catalog import LossConfig
+    from advisor.rules.engine import Candidate
 
     return Candidate(**{f.name: getattr(config, f.name) for f in dataclasses.fields(LossConfig)},
                      id=ident)
@@ -419,7 +419,7 @@ def as_candidate(config, ident: str):
 
 
 def _plain(value):
-    from advisor.records import plain
+    from advisor.base.records import plain
 
     return plain(value)
 
@@ -486,8 +486,10 @@ def trial_job_for(s: Setup, candidate, config, seed: int):
     ``_job`` did not pass them and a trial then read a log-link head's output — Tweedie's — as the
     mean itself; the trials' defaults now match the configurations. The filled job is the cache
     key either way.)"""
-    from advisor import trials
-    from advisor.validator import _job  # how the validator turns a candidate into a trial
+    from advisor.validation import trials
+    from advisor.validation.validator import (
+        _job,  # how the validator turns a candidate into a trial
+    )
 
     job = _job(candidate, s.profile, 0, seed, s.settings, None)
     fills = {f: getattr(config, f) for f in ("prediction", "training")
@@ -506,7 +508,7 @@ def trial_job_for(s: Setup, candidate, config, seed: int):
 def train_config(s: Setup, config, ident: str, cached: dict[str, dict],
                  refresh: bool) -> tuple[dict, dict[str, dict]]:
     """5 seeds of one configuration (from the cache where possible): its runs and new entries."""
-    from advisor.trials import run_trial
+    from advisor.validation.trials import run_trial
 
     candidate = as_candidate(config, ident)
     job, filled = trial_job_for(s, candidate, config, SEEDS[0])
@@ -616,9 +618,9 @@ def summarize_reference(runs: dict[str, dict], greater: bool, baseline: str) -> 
 # --- one table in a worker -----------------------------------------------------------------------
 
 
-ADVISOR_MODULES = ("advisor", "advisor.catalog", "advisor.criteria", "advisor.metrics",
-                   "advisor.prepare", "advisor.trials", "advisor.budget", "advisor.validator",
-                   "advisor.rules", "advisor.records", "advisor.keras_semantics")
+ADVISOR_MODULES = ("advisor", "advisor.losses.catalog", "advisor.criteria.statement", "advisor.criteria.metrics",
+                   "advisor.validation.prepare", "advisor.validation.trials", "advisor.validation.budget", "advisor.validation.validator",
+                   "advisor.rules.engine", "advisor.base.records", "advisor.losses.semantics")
 IMPORT_RETRIES, IMPORT_WAIT = 10, 60.0
 
 
@@ -627,7 +629,7 @@ def import_advisor(parts: tuple[str, ...] = ("reference",)) -> None:
     benchmarks run: an import that fails mid-edit is retried a minute later (10 times)."""
     import importlib
 
-    modules = ADVISOR_MODULES + (("advisor.recommendation",) if "advisor" in parts else ())
+    modules = ADVISOR_MODULES + (("advisor.pipeline.recommendation",) if "advisor" in parts else ())
     for attempt in range(IMPORT_RETRIES + 1):
         try:
             for module in modules:
@@ -654,7 +656,7 @@ def run_table(name: str, parts: tuple[str, ...], cached: dict[str, dict], refres
         out["error"] = f"cannot import the advisor: {type(exc).__name__}: {exc}"
         out["traceback"] = traceback.format_exc()
         return out
-    from advisor.kerasenv import import_keras
+    from advisor.losses.kerasenv import import_keras
 
     import_keras(threads)
     started = time.perf_counter()
@@ -664,7 +666,7 @@ def run_table(name: str, parts: tuple[str, ...], cached: dict[str, dict], refres
         out["error"] = f"set-up failed: {type(exc).__name__}: {exc}"
         out["traceback"] = traceback.format_exc()
         return out
-    from advisor.catalog import BASELINE_LOSSES
+    from advisor.losses.catalog import BASELINE_LOSSES
 
     baseline = BASELINE_LOSSES[s.profile.task] if BASELINE_LOSSES[s.profile.task] in s.configs else None
     out["info"] = describe_setup(s, baseline)
@@ -1049,7 +1051,7 @@ def _worker_init() -> None:
     os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     try:
-        from advisor.kerasenv import import_keras
+        from advisor.losses.kerasenv import import_keras
 
         import_keras(1)
     except Exception:  # noqa: BLE001  mid-edit package: run_table retries its imports

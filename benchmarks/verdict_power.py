@@ -1,8 +1,8 @@
 """How often does the verdict recommend another loss, when nothing differs and when something does?
 
-For the designs the budget buys (``advisor.budget.plan_trials`` on tables of 1,000, 5,000 and
+For the designs the budget buys (``advisor.validation.budget.plan_trials`` on tables of 1,000, 5,000 and
 20,000 rows with 20 features and four candidates), simulated trial scores go through the
-validator's own decision rule (``advisor.verdict.decide``, with its round-by-round early stop):
+validator's own decision rule (``advisor.validation.verdict.decide``, with its round-by-round early stop):
 
 - *error*: the share of runs recommending a non-baseline loss when every loss has the same score
   distribution (target ≤ 5%, the rule's ``FAMILY_ALPHA``, plus Monte-Carlo error);
@@ -11,7 +11,7 @@ validator's own decision rule (``advisor.verdict.decide``, with its round-by-rou
 
 A trial's score variance splits into a part every loss shares on that trial (the fold's
 difficulty and the seed's luck — pairing removes it), a loss × fold part, and the loss's own
-noise (see ``advisor.verdict.simulate``). The shared part decides the power; it is printed for
+noise (see ``advisor.validation.verdict.simulate``). The shared part decides the power; it is printed for
 two values: 0.5 and 0.75. The share measured on real tables — the 60 s advisor runs of
 ``real_tables.py``, baseline against each alternative on the trials both ran — is printed first
 when ``results/real_tables.json`` exists.
@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from advisor.budget import mlp_params, plan_trials  # noqa: E402
-from advisor.verdict import FAMILY_ALPHA, simulate  # noqa: E402
+from advisor.validation.budget import mlp_params, plan_trials  # noqa: E402
+from advisor.validation.verdict import FAMILY_ALPHA, simulate  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "verdict_power.txt"
 REAL_TABLES = Path(__file__).parent / "results" / "real_tables.json"
@@ -96,7 +96,7 @@ def shared_shares() -> list[float]:
 
     import numpy as np
 
-    from advisor.catalog import BASELINE_LOSSES
+    from advisor.losses.catalog import BASELINE_LOSSES
 
     shares = []
     for table in json.loads(REAL_TABLES.read_text(encoding="utf-8"))["tables"].values():

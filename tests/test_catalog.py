@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 
 import advisor
-from advisor import catalog
-from advisor.criteria import criteria_for
-from advisor.errors import UsageError
-from advisor.keras_semantics import assumed_semantics
-from advisor.rules import RuleBook, RulesError
+from advisor.base.errors import UsageError
+from advisor.criteria.statement import criteria_for
+from advisor.losses import catalog
+from advisor.losses.semantics import assumed_semantics
+from advisor.rules.engine import RuleBook, RulesError
 from tests.conftest import SAMPLE_DATA
 
 # --- real profiles, one table per task ------------------------------------------------------------
@@ -113,7 +113,7 @@ def training_rows(name: str, transform: str) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def keras():
-    from advisor.kerasenv import import_keras
+    from advisor.losses.kerasenv import import_keras
 
     return import_keras()
 
@@ -165,7 +165,7 @@ def test_every_variant_builds_and_trains(keras, key, task):
     assert rebuilt.get_config() == built.get_config(), (config.keras, rebuilt.get_config())
     expected_name = config.keras["class_name"].split(">")[-1]
     assert type(built).__name__ == expected_name, (expected_name, type(built))
-    if type(built).__module__ == "advisor.keras_losses":  # ours: under Keras's registered name
+    if type(built).__module__ == "advisor.losses.keras_losses":  # ours: under Keras's registered name
         assert config.keras["class_name"] == keras.saving.get_registered_name(type(built)) == \
             f"advisor>{expected_name}", config.keras
 
@@ -403,7 +403,7 @@ def test_cost_weights_are_proportional_to_the_costs(fn_cost, fp_cost):
 
 
 def test_installed_keras_semantics_match_the_assumed_ones(keras):
-    from advisor.keras_semantics import verify_semantics
+    from advisor.losses.semantics import verify_semantics
 
     verified, assumed = verify_semantics(), assumed_semantics()
     assert verified.verified and not assumed.verified

@@ -1,5 +1,5 @@
-"""The features: their facts (``advisor.features``) and what the trials do with each column
-(``advisor.prepare.describe_features``), shown in the text output and both reports."""
+"""The features: their facts (``advisor.profiling.features``) and what the trials do with each column
+(``advisor.validation.prepare.describe_features``), shown in the text output and both reports."""
 
 from __future__ import annotations
 
@@ -11,11 +11,18 @@ import pandas as pd
 import pytest
 
 import advisor
-from advisor import features as facts
-from advisor.prepare import (MAX_CATEGORIES, FeatureUse, describe_features,
-                             describe_features_from_profile, fit_transformer, fold_data,
-                             make_folds, prepare)
-from advisor.textout import format_features
+from advisor.profiling import features as facts
+from advisor.reporting.textout import format_features
+from advisor.validation.prepare import (
+    MAX_CATEGORIES,
+    FeatureUse,
+    describe_features,
+    describe_features_from_profile,
+    fit_transformer,
+    fold_data,
+    make_folds,
+    prepare,
+)
 from tests.conftest import SAMPLE_DATA
 
 N = 100
@@ -162,7 +169,7 @@ def diagnosis_rec():
 
 
 def test_every_feature_is_listed_in_text_markdown_and_html(diagnosis_rec, cli, tmp_path):
-    from advisor.report import render
+    from advisor.reporting.report import render
 
     rec = diagnosis_rec
     assert set(rec.profile.feature_names) == set(DIAGNOSIS_TREATMENTS)
@@ -187,9 +194,9 @@ def test_every_feature_is_listed_in_text_markdown_and_html(diagnosis_rec, cli, t
 
 
 def test_fitted_features_are_what_every_rendering_shows(diagnosis_rec):
-    from advisor.loading import load_table
-    from advisor.report import render
-    from advisor.textout import format_recommendation
+    from advisor.profiling.loading import load_table
+    from advisor.reporting.report import render
+    from advisor.reporting.textout import format_recommendation
 
     rec = diagnosis_rec
     prepared = prepare(load_table(SAMPLE_DATA / "diagnosis.csv"), rec.profile)
@@ -210,7 +217,7 @@ def test_fitted_features_are_what_every_rendering_shows(diagnosis_rec):
             '<td class="num">2</td></tr>') in html
 
 
-# --- advisor.features: the facts ----------------------------------------------------------------
+# --- advisor.profiling.features: the facts ----------------------------------------------------------------
 
 
 def test_missing_mask_counts_blanks_and_infinities():

@@ -1,4 +1,4 @@
-"""Tests for advisor.keras_losses: values, numerical safety, serialisation."""
+"""Tests for advisor.losses.keras_losses: values, numerical safety, serialisation."""
 
 import os
 
@@ -11,13 +11,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from advisor import keras_losses  # noqa: E402
-from advisor.keras_losses import (  # noqa: E402
+from advisor.losses import keras_losses  # noqa: E402
+from advisor.losses.keras_losses import (  # noqa: E402
     AsymmetricLoss,
     BinaryGeneralizedCrossentropy,
-    CategoricalGeneralizedCrossentropy,
     BinaryLogitAdjustedCrossentropy,
     BinaryPolyCrossentropy,
+    CategoricalGeneralizedCrossentropy,
     CategoricalPolyCrossentropy,
     LogitAdjustedCrossentropy,
     PinballLoss,

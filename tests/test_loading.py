@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advisor.errors import AdvisorError, UsageError
-from advisor.loading import load_table, sniff_delimiter
+from advisor.base.errors import AdvisorError, UsageError
+from advisor.profiling.loading import load_table, sniff_delimiter
 
 # Quoted fields with an embedded comma and an embedded newline, on purpose.
 CSV = 'id,comment,score,label\n1,"fine, thanks",0.5,yes\n2,"two\nlines",1.5,no\n3,plain,2.5,yes\n'

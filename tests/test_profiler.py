@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import advisor
-from advisor.profiler import DatasetProfile
+from advisor.profiling.profiler import DatasetProfile
 from tests.conftest import SAMPLE_DATA
 
 

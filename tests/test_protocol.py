@@ -28,12 +28,18 @@ import pandas as pd
 import pytest
 
 import advisor
-from advisor import catalog, protocol
-from advisor.criteria import criteria_for
-from advisor.errors import UsageError
-from advisor.metrics import metric_context
-from advisor.protocol import Prediction, Training, prediction_for, training_for, weighted_prior
-from advisor.rules import RuleBook
+from advisor.base.errors import UsageError
+from advisor.criteria.metrics import metric_context
+from advisor.criteria.statement import criteria_for
+from advisor.losses import catalog, protocol
+from advisor.losses.protocol import (
+    Prediction,
+    Training,
+    prediction_for,
+    training_for,
+    weighted_prior,
+)
+from advisor.rules.engine import RuleBook
 
 SEED = 3  # not 0: the seed must travel from the training block to every place that uses it
 HIDDEN_UNITS = 8
@@ -155,7 +161,7 @@ def fold_for(name: str, training: Training):
     import joblib
     from sklearn.model_selection import train_test_split
 
-    from advisor.trials import FoldData
+    from advisor.validation.trials import FoldData
 
     p = profile_of(name)
     x, y = encoded(name)
@@ -253,7 +259,7 @@ def train_from_json(keras, document: dict, x_rows: np.ndarray, y_user: np.ndarra
 
 @pytest.fixture(scope="module")
 def keras():
-    from advisor.kerasenv import import_keras
+    from advisor.losses.kerasenv import import_keras
 
     return import_keras(1)
 
@@ -266,8 +272,8 @@ VARIANTS = [(key, task) for key, spec in catalog.CATALOG.items() for task in spe
 @pytest.mark.slow
 @pytest.mark.parametrize("key,task", VARIANTS, ids=[f"{k}-{t}" for k, t in VARIANTS])
 def test_trial_json_and_printed_code_score_the_same(keras, key, task):
-    from advisor.scoring import score_predictions
-    from advisor.trials import Settings, run_trial, trial_job, trial_training
+    from advisor.validation.scoring import score_predictions
+    from advisor.validation.trials import Settings, run_trial, trial_job, trial_training
 
     name, p, c = compatible_case(key, task)
     config = catalog.configure(key, p, c)
@@ -344,9 +350,9 @@ def test_registered_log_link_loss_is_read_through_exp(log_link_loss):
 
 @pytest.mark.slow
 def test_registered_log_link_loss_trains_and_scores_on_the_target_scale(keras, log_link_loss):
-    from advisor.metrics import METRICS
-    from advisor.scoring import score_predictions
-    from advisor.trials import Settings, run_trial, trial_job
+    from advisor.criteria.metrics import METRICS
+    from advisor.validation.scoring import score_predictions
+    from advisor.validation.trials import Settings, run_trial, trial_job
 
     p = profile_of("doctor_visits")
     c = criteria_for(p)
@@ -537,7 +543,8 @@ def test_candidates_and_the_recommendation_carry_the_protocol():
 
 
 def test_nothing_outside_the_catalogue_compares_loss_class_names():
-    from advisor import code, trials
+    from advisor.losses import code
+    from advisor.validation import trials
 
     for module in (trials, code):
         source = inspect.getsource(module)
@@ -546,7 +553,7 @@ def test_nothing_outside_the_catalogue_compares_loss_class_names():
 
 
 def test_the_protocol_imports_no_tensorflow():
-    script = ("import sys, advisor.protocol, advisor.catalog, advisor.code, advisor.trials\n"
+    script = ("import sys, advisor.losses.protocol, advisor.losses.catalog, advisor.losses.code, advisor.validation.trials\n"
               "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -557,7 +564,7 @@ def test_a_job_without_a_prediction_reads_outputs_as_the_catalogue_says(key, tas
     """A TrialJob built the old way (no prediction, no training) is read the same way."""
     import dataclasses
 
-    from advisor.trials import Settings, trial_job, trial_prediction, trial_training
+    from advisor.validation.trials import Settings, trial_job, trial_prediction, trial_training
 
     _, p, c = compatible_case(key, task)
     config = catalog.configure(key, p, c)
@@ -574,7 +581,7 @@ def test_a_reused_compiled_model_trains_like_a_fresh_one(keras):
     seed are reset so that the result is the fresh model's, bit for bit."""
     import dataclasses
 
-    from advisor import trials
+    from advisor.validation import trials
 
     p = profile_of("breast_cancer")
     c = criteria_for(p)

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pytest
 
 import advisor
-from advisor.prepare import describe_features, fold_data, make_folds, prepare
+from advisor.validation.prepare import describe_features, fold_data, make_folds, prepare
 
 N = 120  # rows of the small frames: 5 folds of 24, wide enough for every level to appear
 rng = np.random.default_rng(11)

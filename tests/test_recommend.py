@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import advisor
-from advisor.recommendation import Recommendation
+from advisor.pipeline.recommendation import Recommendation
 from tests.conftest import SAMPLE_DATA
 
 
@@ -160,8 +160,8 @@ def test_a_bad_plan_file_is_a_one_line_usage_error(tmp_path):
     no_plan.write_text(json.dumps({"reproducibility": {"plan": None}}))
     not_json = tmp_path / "junk.json"
     not_json.write_text("{not json")
-    for path, expected in ((no_plan, "holds no plan"), (not_json, "is not JSON"),
-                           (tmp_path / "missing.json", "Cannot read the plan file")):
+    for path, expected in ((no_plan, "holds no plan"), (not_json, "is not valid JSON"),
+                           (tmp_path / "missing.json", "does not exist")):
         done = CliRunner().invoke(main, ["recommend", str(SAMPLE_DATA / "tags.csv"), "--target",
                                          "is_spam", "--plan", str(path)])
         assert done.exit_code == 2, done.output

@@ -23,10 +23,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advisor.errors import AdvisorError, UsageError
-from advisor.recommendation import Recommendation, recommend
-from advisor.report import (SECTIONS, check_report_path, load_result, render,
-                            write_report)
+from advisor.base.errors import AdvisorError, UsageError
+from advisor.pipeline.recommendation import Recommendation, load_result, recommend
+from advisor.reporting.report import SECTIONS, check_report_path, render, write_report
 
 from .conftest import SAMPLE_DATA
 
@@ -430,7 +429,7 @@ def test_load_result_errors_are_one_line(tmp_path, cli):
 
 
 def test_importing_report_imports_neither_tensorflow_nor_matplotlib():
-    code = ("import sys, advisor.report; "
+    code = ("import sys, advisor.reporting.report; "
             "bad = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]; "
             "assert not bad, bad")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -20,11 +20,11 @@ import pandas as pd
 import pytest
 
 import advisor
-from advisor import catalog
-from advisor.criteria import criteria_for
-from advisor.records import plain
-from advisor.rules import OPS, Condition, RuleBook, RulesError, facts_of
-from advisor.target import TASKS
+from advisor.base.records import plain
+from advisor.criteria.statement import criteria_for
+from advisor.losses import catalog
+from advisor.profiling.target import TASKS
+from advisor.rules.engine import OPS, Condition, RuleBook, RulesError, facts_of
 from tests.conftest import ROOT, SAMPLE_DATA
 
 RULES = RuleBook.load().rules
@@ -584,7 +584,7 @@ def test_a_user_rule_can_suggest_a_loss_registered_in_python(write, tmp_path, mo
     write("advisor_user_losses.py", USER_LOSS_MODULE)
     rules = write("team.yaml", USER_RULE)
     monkeypatch.syspath_prepend(str(tmp_path))
-    from advisor.kerasenv import import_keras
+    from advisor.losses.kerasenv import import_keras
 
     keras = import_keras()
     import advisor_user_losses
@@ -624,7 +624,7 @@ def test_advisor_recommend_stays_the_function():
     replaces the package attribute with the module."""
     import importlib
 
-    importlib.import_module("advisor.recommendation")
+    importlib.import_module("advisor.pipeline.recommendation")
     assert callable(advisor.recommend), advisor.recommend
     assert callable(advisor.recommend), advisor.recommend
 
@@ -633,7 +633,7 @@ def test_profile_and_criteria_facts_do_not_share_a_name():
     """Facts are profile ∪ criteria in one namespace: a shared name hides the profile's value."""
     import typing
 
-    from advisor.criteria import Criteria
+    from advisor.criteria.statement import Criteria
 
     shared = set(typing.get_type_hints(advisor.DatasetProfile)) & set(typing.get_type_hints(Criteria))
     assert not shared, f"rules cannot reach the profile's {sorted(shared)}"
@@ -703,8 +703,8 @@ def facts_table() -> str:
     import inspect
     import typing
 
-    from advisor.criteria import Criteria
-    from advisor.rules import fact_schema
+    from advisor.criteria.statement import Criteria
+    from advisor.rules.engine import fact_schema
 
     schema = fact_schema()
     classes = (("profile", advisor.DatasetProfile), ("criteria", Criteria))
@@ -742,7 +742,7 @@ def losses_table() -> str:
 
 
 def test_readme_lists_every_fact_and_every_loss():
-    from advisor.rules import fact_schema
+    from advisor.rules.engine import fact_schema
 
     table = facts_table()
     assert {row[0].strip("`") for row in table_rows(table)} == set(fact_schema())

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import advisor
-from advisor.errors import AdvisorError
+from advisor.base.errors import AdvisorError
 
 rng = np.random.default_rng(7)
 
@@ -249,7 +249,7 @@ def test_integers_stored_as_floats_get_the_same_call_and_facts(case_id, build):
 
 
 def test_integer_float_labels_print_as_integers():
-    from advisor.textout import format_profile
+    from advisor.reporting.textout import format_profile
 
     ints = (np.random.default_rng(6).random(300) < 0.2).astype(int)
     as_ints = advisor.profile(_frame(ints), "y")

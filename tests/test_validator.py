@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 import advisor
-from advisor import catalog
-from advisor.criteria import criteria_for
-from advisor.recommendation import baseline_candidate, trial_set
-from advisor.rules import RuleBook
-from advisor.trials import run_trial
-from advisor.validator import _job, row_cap, validate
+from advisor.criteria.statement import criteria_for
+from advisor.losses import catalog
+from advisor.pipeline.recommendation import baseline_candidate, trial_set
+from advisor.rules.engine import RuleBook
+from advisor.validation.trials import run_trial
+from advisor.validation.validator import _job, row_cap, validate
 from tests.conftest import SAMPLE_DATA
 
 STATUSES = {"recommended", "baseline", "better", "tied", "equivalent", "worse", "diverged",
@@ -71,7 +71,7 @@ def test_memory_limit_caps_the_rows_trials_hold():
 @pytest.mark.slow
 def test_real_binary_validation(tmp_path):
     frame = _breast_cancer()
-    prof, crit, candidates, base = _setup(frame, "target", budget_seconds=40, model="mlp")
+    prof, crit, candidates, base = _setup(frame, "target", budget=40, model="mlp")
     assert crit.metric == "roc_auc"  # balanced binary: never the loss itself
     val = validate(frame, prof, crit, candidates, baseline=base, seed=1, cache=tmp_path)
     assert (val.status, val.recommended, val.baseline) == ("tied", "crossentropy", "crossentropy")
@@ -90,7 +90,7 @@ def test_real_binary_validation(tmp_path):
 @pytest.mark.slow
 def test_same_input_options_and_seed_give_the_same_validation():
     frame = pd.read_csv(SAMPLE_DATA / "land_cover.csv")
-    prof, crit, candidates, base = _setup(frame, "land_cover", budget_seconds=20)
+    prof, crit, candidates, base = _setup(frame, "land_cover", budget=20)
     runs = [_timeless(validate(frame, prof, crit, candidates, baseline=base, seed=0, cache=False))
             for _ in range(3)]
     assert runs[0] == runs[1] == runs[2]
@@ -100,7 +100,7 @@ def test_same_input_options_and_seed_give_the_same_validation():
 @pytest.mark.slow
 def test_a_saved_plan_replays_exactly(tmp_path):
     frame = pd.read_csv(SAMPLE_DATA / "claims.csv")
-    prof, crit, candidates, base = _setup(frame, "n_claims", budget_seconds=20)
+    prof, crit, candidates, base = _setup(frame, "n_claims", budget=20)
     first = validate(frame, prof, crit, candidates, baseline=base, seed=0, cache=False)
     # Another budget would plan differently; the replay ignores it and runs the saved schedule.
     again = validate(frame, prof, crit.replace(budget_seconds=300), candidates, baseline=base,
@@ -146,7 +146,7 @@ rules:
 def test_diverged_and_failing_candidates_do_not_stop_the_rest(tmp_path, user_losses):
     frame = _breast_cancer()
     # A roomy budget: all three are trialled (breadth comes once depth is affordable).
-    prof, crit, candidates, base = _setup(frame, "target", rules=[user_losses], budget_seconds=600)
+    prof, crit, candidates, base = _setup(frame, "target", rules=[user_losses], budget=600)
     chosen = tuple(c for c in candidates if c.loss in ("exploding", "broken", "crossentropy"))
     assert [c.loss for c in chosen[:2]] == ["exploding", "broken"]
     val = validate(frame, prof, crit, chosen, baseline=base, seed=0, cache=tmp_path)
@@ -165,7 +165,7 @@ def _cache_entries(root: Path) -> set[str]:
 @pytest.mark.slow
 def test_cache_makes_an_identical_rerun_train_nothing(tmp_path):
     frame = _breast_cancer().sample(240, random_state=0)
-    prof, crit, candidates, base = _setup(frame, "target", k=2, budget_seconds=60)
+    prof, crit, candidates, base = _setup(frame, "target", k=2, budget=60)
     first = validate(frame, prof, crit, candidates, baseline=base, seed=3, cache=tmp_path)
     entries = _cache_entries(tmp_path)
     assert len(entries) >= 2 * first.plan.folds  # every trial was stored
@@ -180,8 +180,8 @@ def test_cache_makes_an_identical_rerun_train_nothing(tmp_path):
 def test_a_trial_is_a_deterministic_function_of_its_inputs():
     frame = _breast_cancer()
     prof, crit, candidates, _ = _setup(frame, "target")
-    from advisor.prepare import fold_data, make_folds, prepare
-    from advisor.trials import Settings
+    from advisor.validation.prepare import fold_data, make_folds, prepare
+    from advisor.validation.trials import Settings
 
     prepared = prepare(frame, prof)
     splits, _ = make_folds(prepared, 5, 0)
@@ -196,7 +196,7 @@ def test_a_trial_is_a_deterministic_function_of_its_inputs():
 @pytest.mark.slow
 def test_parallel_jobs_give_the_same_answer_as_one(tmp_path):
     frame = _breast_cancer()
-    prof, crit, candidates, base = _setup(frame, "target", k=2, budget_seconds=40)
+    prof, crit, candidates, base = _setup(frame, "target", k=2, budget=40)
     one = validate(frame, prof, crit, candidates, baseline=base, seed=0, cache=False)
     two = validate(frame, prof, crit.replace(jobs=2), candidates, baseline=base, seed=0,
                    cache=False)
@@ -222,7 +222,7 @@ def test_users_model_fn_is_what_the_trials_train(tmp_path):
         return model
 
     frame = _breast_cancer()
-    prof, crit, candidates, base = _setup(frame, "target", k=2, budget_seconds=15)
+    prof, crit, candidates, base = _setup(frame, "target", k=2, budget=15)
     val = validate(frame, prof, crit, candidates, baseline=base, seed=0, cache=False,
                    model_fn=my_model)
     assert built and all(m.get_layer("user_hidden").units == 8 for m in built)

@@ -14,9 +14,15 @@ import sys
 import numpy as np
 import pytest
 
-from advisor.budget import (MAX_ROUNDS, Plan, mlp_params, next_round_fits, plan_trials,
-                            trial_seconds)
-from advisor.verdict import (FAMILY_ALPHA, Design, blocked_interval, decide, simulate)
+from advisor.validation.budget import (
+    MAX_ROUNDS,
+    Plan,
+    mlp_params,
+    next_round_fits,
+    plan_trials,
+    trial_seconds,
+)
+from advisor.validation.verdict import FAMILY_ALPHA, Design, blocked_interval, decide, simulate
 
 DESIGN = Design(folds=5, alternatives=1, looks=1)  # one look: 90% two-sided intervals
 
@@ -182,6 +188,6 @@ def test_plan_round_trips_through_json():
 
 
 def test_deciding_imports_no_tensorflow():
-    code = ("import sys; from advisor.verdict import simulate; from advisor.budget import plan_trials; "
+    code = ("import sys; from advisor.validation.verdict import simulate; from advisor.validation.budget import plan_trials; "
             "simulate(0.5, rounds=2, comparisons=20); assert 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,1 @@
+"""What every stage shares: errors, frozen records, the cache folder, condition operators."""

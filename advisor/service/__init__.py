@@ -1,0 +1,1 @@
+"""advisor serve: the advisor as an HTTP job service."""
