@@ -1,5 +1,6 @@
 """Progress on a terminal: ``click.progressbar`` fed by the pipeline's ``progress(phase, done, total)``
-calls (only the trials phase is drawn; click draws nothing when stderr is not a terminal)."""
+calls. Only the trials phase is drawn, and only when stderr is a terminal (piped output and logs
+stay clean)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class TerminalProgress:
         self._bar = None
 
     def __call__(self, phase: str, done: int, total: int) -> None:
-        if phase != "trials":
+        if phase != "trials" or not sys.stderr.isatty():
             return
         if self._bar is None:
             self._bar = click.progressbar(length=total, label="trials", file=sys.stderr,

@@ -105,82 +105,113 @@ def round_seconds(n_candidates: int, folds: int, per_trial: float, jobs: int) ->
     return math.ceil(n_candidates * folds / jobs) * per_trial
 
 
+@dataclass(frozen=True)
+class _Costs:
+    """The cost model of one planning problem: what a design of ``k`` candidates × ``rounds``
+    costs at a given row count, fold count and epoch cap, and whether it fits the budget."""
+
+    params: int
+    jobs: int
+    budget_seconds: float
+    k_min: int
+    minimum_rounds: int
+
+    def per_trial(self, rows: int, epochs: int, folds: int) -> float:
+        return trial_seconds(train_rows_of(rows, folds), self.params, min(EXPECTED_EPOCHS, epochs))
+
+    def design(self, k: int, rounds: int, rows: int, epochs: int, folds: int) -> float:
+        """Seconds of a first round of ``k`` candidates, then ``rounds - 1`` of the ``k_min``."""
+        cost = self.per_trial(rows, epochs, folds)
+        return (round_seconds(k, folds, cost, self.jobs)
+                + (rounds - 1) * round_seconds(self.k_min, folds, cost, self.jobs))
+
+    def fits(self, k: int, rounds: int, rows: int, epochs: int, folds: int) -> bool:
+        return self.design(k, rounds, rows, epochs, folds) <= \
+            available_seconds(self.budget_seconds, k, self.jobs, folds)
+
+
 def plan_trials(rows_total: int, candidate_ids: tuple[str, ...], baseline: str, params: int,
                 budget_seconds: float, jobs: int = 1, folds_possible: int = MAX_FOLDS) -> Plan:
     """The plan for ranked ``candidate_ids`` (the baseline among them) within the budget, for a
     trial network of ``params`` weights. Pure and deterministic."""
     if baseline not in candidate_ids:
         raise ValueError(f"the baseline {baseline!r} must be among the candidates")
-    folds = min(MAX_FOLDS, folds_possible)
-    epochs, rows, cuts = EPOCH_CAP, rows_total, []
-    alternatives = [c for c in candidate_ids if c != baseline]
     k_min = min(MIN_CANDIDATES, len(candidate_ids))
-    minimum_rounds = MIN_ROUNDS if k_min > 1 else 1
-
-    def per_trial(rows_: int, epochs_: int) -> float:
-        return trial_seconds(train_rows_of(rows_, folds), params, min(EXPECTED_EPOCHS, epochs_))
-
-    def design_cost(k: int, rounds: int, rows_: int, epochs_: int) -> float:
-        cost = per_trial(rows_, epochs_)
-        return (round_seconds(k, folds, cost, jobs)
-                + (rounds - 1) * round_seconds(k_min, folds, cost, jobs))
-
-    def fits(k: int, rounds: int, rows_: int | None = None) -> bool:
-        return design_cost(k, rounds, rows if rows_ is None else rows_, epochs) <= \
-            available_seconds(budget_seconds, k, jobs, folds)
-
-    minimum_budget = (design_cost(k_min, minimum_rounds, rows_total, EPOCH_CAP) / USABLE_SHARE
-                      + STARTUP_SECONDS + k_min * TRACE_SECONDS
-                      + (WORKER_START_SECONDS if jobs > 1 else 0.0))
-    # Cheapest evidence first, until one round of the baseline and one alternative fits: a row
-    # sample, then fewer folds (each costs a degree of freedom of the blocked comparison), then a
-    # short epoch cap (undertrained models compare poorly).
-    for size in sorted((r for r in ROW_LADDER if r < rows_total), reverse=True):
-        if fits(k_min, 1):
-            break
-        rows = size
-    while not fits(k_min, 1) and folds > min(MIN_FOLDS, folds_possible):
-        folds -= 1
-    for cap in LOW_EPOCH_CAPS:
-        if fits(k_min, 1):
-            break
-        epochs = cap
-    # Rows the other cuts made room for (a trial's cost grows slowly with rows: batches grow).
-    larger = [rows_total] + sorted((r for r in ROW_LADDER if rows < r < rows_total), reverse=True)
-    if rows < rows_total:
-        rows = next((r for r in larger if fits(k_min, minimum_rounds, r)), rows)
+    costs = _Costs(params, jobs, budget_seconds, k_min, MIN_ROUNDS if k_min > 1 else 1)
+    rows, folds, epochs = _cheapest_fit(costs, rows_total, min(MAX_FOLDS, folds_possible),
+                                        folds_possible)
     # Depth before breadth: another alternative only while the baseline and the best one can
     # still have ``BREADTH_ROUNDS`` rounds — each alternative also splits the error allowance.
     k = k_min
-    while k < len(candidate_ids) and fits(k + 1, BREADTH_ROUNDS):
+    while k < len(candidate_ids) and costs.fits(k + 1, BREADTH_ROUNDS, rows, epochs, folds):
         k += 1
-    cost = per_trial(rows, epochs)
-    room = available_seconds(budget_seconds, k, jobs, folds) - round_seconds(k, folds, cost, jobs)
+    cost = costs.per_trial(rows, epochs, folds)
+    room = (available_seconds(budget_seconds, k, jobs, folds)
+            - round_seconds(k, folds, cost, jobs))
     extra = int(room // round_seconds(k_min, folds, cost, jobs)) if room > 0 else 0
     rounds = max(1, min(MAX_ROUNDS, 1 + extra)) if k_min > 1 else 1
-    if rows < rows_total:
-        cuts.append(f"rows {rows_total:,} → {rows:,} (stratified sample)")
-    if folds < min(MAX_FOLDS, folds_possible):
-        cuts.append(f"folds {min(MAX_FOLDS, folds_possible)} → {folds}")
-    if epochs != EPOCH_CAP:
-        cuts.append(f"epoch cap {EPOCH_CAP} → {epochs} (early stopping, patience {PATIENCE})")
+    alternatives = [c for c in candidate_ids if c != baseline]
     kept = [baseline] + alternatives[:k - 1]
     ranked = tuple(c for c in candidate_ids if c in kept)
-    if len(ranked) < len(candidate_ids):
-        left = ", ".join(c for c in candidate_ids if c not in kept)
-        cuts.append(f"candidates {len(candidate_ids)} → {len(ranked)} (not trialled: {left})")
-    if rounds < MAX_ROUNDS:
-        cuts.append(f"rounds {MAX_ROUNDS} → {rounds}")
+    minimum_budget = (costs.design(k_min, costs.minimum_rounds, rows_total, EPOCH_CAP,
+                                   min(MAX_FOLDS, folds_possible)) / USABLE_SHARE
+                      + STARTUP_SECONDS + k_min * TRACE_SECONDS
+                      + (WORKER_START_SECONDS if jobs > 1 else 0.0))
     return Plan(
         folds=folds, rounds=rounds, looks=looks_for(rounds), max_epochs=epochs,
         patience=PATIENCE, batch_size=batch_size_for(train_rows_of(rows, folds)), rows=rows,
         rows_total=rows_total, candidates=ranked, baseline=baseline, params=params,
-        trial_seconds_estimate=round(per_trial(rows, epochs), 2),
-        estimated_seconds=round(design_cost(k, rounds, rows, epochs) / USABLE_SHARE
+        trial_seconds_estimate=round(cost, 2),
+        estimated_seconds=round(costs.design(k, rounds, rows, epochs, folds) / USABLE_SHARE
                                 + STARTUP_SECONDS + k * TRACE_SECONDS, 1),
         minimum_budget_seconds=float(math.ceil(minimum_budget)),
-        cuts=tuple(cuts),
+        cuts=_cut_notes(rows_total, rows, min(MAX_FOLDS, folds_possible), folds, epochs,
+                        candidate_ids, ranked, rounds),
     )
+
+
+def _cheapest_fit(costs: _Costs, rows_total: int, folds: int,
+                  folds_possible: int) -> tuple[int, int, int]:
+    """Rows, folds and epoch cap for the smallest design (one round of the baseline and one
+    alternative), cutting the cheapest evidence first: a row sample, then fewer folds (each
+    costs a degree of freedom of the blocked comparison), then a short epoch cap (undertrained
+    models compare poorly); then the rows those cuts made room for, back."""
+    rows, epochs, k_min = rows_total, EPOCH_CAP, costs.k_min
+    for size in sorted((r for r in ROW_LADDER if r < rows_total), reverse=True):
+        if costs.fits(k_min, 1, rows, epochs, folds):
+            break
+        rows = size
+    while not costs.fits(k_min, 1, rows, epochs, folds) and folds > min(MIN_FOLDS, folds_possible):
+        folds -= 1
+    for cap in LOW_EPOCH_CAPS:
+        if costs.fits(k_min, 1, rows, epochs, folds):
+            break
+        epochs = cap
+    # A trial's cost grows slowly with rows (batches grow), so rows often come back.
+    larger = [rows_total] + sorted((r for r in ROW_LADDER if rows < r < rows_total), reverse=True)
+    if rows < rows_total:
+        rows = next((r for r in larger if costs.fits(k_min, costs.minimum_rounds, r, epochs, folds)),
+                    rows)
+    return rows, folds, epochs
+
+
+def _cut_notes(rows_total: int, rows: int, folds_full: int, folds: int, epochs: int,
+               candidate_ids: tuple[str, ...], ranked: tuple[str, ...], rounds: int
+               ) -> tuple[str, ...]:
+    """What the budget cut from the full design, one note per cut."""
+    cuts = []
+    if rows < rows_total:
+        cuts.append(f"rows {rows_total:,} → {rows:,} (stratified sample)")
+    if folds < folds_full:
+        cuts.append(f"folds {folds_full} → {folds}")
+    if epochs != EPOCH_CAP:
+        cuts.append(f"epoch cap {EPOCH_CAP} → {epochs} (early stopping, patience {PATIENCE})")
+    if len(ranked) < len(candidate_ids):
+        left = ", ".join(c for c in candidate_ids if c not in ranked)
+        cuts.append(f"candidates {len(candidate_ids)} → {len(ranked)} (not trialled: {left})")
+    if rounds < MAX_ROUNDS:
+        cuts.append(f"rounds {MAX_ROUNDS} → {rounds}")
+    return tuple(cuts)
 
 
 def next_round_fits(plan: Plan, spent_epochs: list[int], next_round: int, budget_seconds: float,

@@ -29,7 +29,14 @@ from advisor.criteria.metrics import METRICS, metric_context
 from advisor.criteria.statement import Criteria
 from advisor.profiling.profiler import DatasetProfile
 from advisor.rules.engine import Candidate
-from advisor.validation.budget import Plan, mlp_params, next_round_fits, plan_trials, safety_seconds
+from advisor.validation.budget import (
+    MAX_FOLDS,
+    Plan,
+    mlp_params,
+    next_round_fits,
+    plan_trials,
+    safety_seconds,
+)
 from advisor.validation.prepare import FeatureUse
 from advisor.validation.verdict import (
     BETTER,
@@ -138,14 +145,6 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     The budget counts from ``started`` (default: now), so a caller that imported TensorFlow for
     the validation can count that too.
     """
-    from advisor.validation.prepare import (
-        describe_features,
-        fold_data,
-        make_folds,
-        prepare,
-        stratified_sample,
-    )
-
     started = time.time() if started is None else started
     safety_deadline = started + safety_seconds(criteria.budget_seconds)
     candidates = tuple(candidates)
@@ -156,45 +155,21 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     jobs = max(1, criteria.jobs)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     store = memory(cache)
-    cache_dir = store.location if store is not None else None
     warnings: list[str] = []
     if criteria.model in ("cnn", "rnn", "transformer") and model_fn is None:
         warnings.append(f"Trials trained an MLP in place of the {criteria.model} (a table has no "
                         "sequence or grid); pass model_fn to trial your own architecture.")
-    prepared = prepare(frame, profile)
-    cuts: list[str] = []
-    cap, why = row_cap(profile, criteria)
-    if prepared.n_rows > cap:
-        cuts.append(f"rows {prepared.n_rows:,} → {cap:,} before planning ({why}; stratified sample)")
-        prepared = stratified_sample(prepared, cap, seed)
-    splits, note = make_folds(prepared, 5, seed)
-    if note:
-        warnings.append(f"Validation folds: {note}.")
-    first, transformer = fold_data(prepared, *splits[0], 0, seed, return_transformer=True)
-    params = _params(first.n_features, by_id[baseline], criteria, model_fn)
-    if replay is not None:
-        _check_replay(replay, by_id, prepared.n_rows)
-        plan = replay
-    else:
-        plan = plan_trials(prepared.n_rows, tuple(c.id for c in candidates), baseline, params,
-                           criteria.budget_seconds, jobs, folds_possible=len(splits))
-        plan = plan.replace(cuts=tuple(cuts) + plan.cuts, rows_total=profile.n_rows)
-    resample = plan.rows < prepared.n_rows
-    if resample:
-        prepared = stratified_sample(prepared, plan.rows, seed)
-    if resample or plan.folds != len(splits):
-        splits, _ = make_folds(prepared, plan.folds, seed)
-        first, transformer = fold_data(prepared, *splits[0], 0, seed, return_transformer=True)
-    folds = [first] + [fold_data(prepared, train, test, i, seed)
-                       for i, (train, test) in enumerate(splits) if i > 0]
-    features = describe_features(prepared, profile, transformer)
-    settings = _settings(criteria, metric, plan)
+    setup = _setup(frame, profile, criteria, by_id, baseline, seed, model_fn, replay, warnings)
+    settings = _settings(criteria, metric, setup.plan)
     model_key = _model_fn_key(model_fn)
-    design = Design(folds=len(folds), alternatives=len(plan.candidates) - 1, looks=plan.looks,
+    plan = setup.plan
+    design = Design(folds=len(setup.folds), alternatives=len(plan.candidates) - 1,
+                    looks=plan.looks,
                     favoured=next((c for c in plan.candidates if c != baseline), None))
-    run = _Rounds(by_id, profile, folds, settings, model_key, model_fn, cache_dir, threads, jobs,
+    run = _Rounds(by_id, profile, setup.folds, settings, model_key, model_fn,
+                  store.location if store is not None else None, threads, jobs,
                   metric.greater_is_better, baseline, design, safety_deadline)
-    bar = _Progress(progress, len(plan.candidates) * len(folds))
+    bar = _Progress(progress, len(plan.candidates) * len(setup.folds))
     if replay is not None:
         for round_index, live in enumerate(replay.schedule):
             run.round(round_index, seed, live, bar)
@@ -206,10 +181,62 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
                         f"({safety_seconds(criteria.budget_seconds):g} s, far past the "
                         f"{criteria.budget_seconds:g} s budget) and left out: this machine is much "
                         "slower than the cost model assumes, and the result depends on timing.")
-    verdict = run.verdict()
-    validation = _validation(criteria, metric, candidates, run, verdict, plan, stated, started,
-                             model_key or settings.architecture, prepared.left_out, warnings)
-    return validation.replace(features=features)
+    validation = _validation(criteria, metric, candidates, run, run.verdict(), plan, stated,
+                             started, model_key or settings.architecture, setup.left_out,
+                             warnings)
+    return validation.replace(features=setup.features)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What the trials run on: the plan, its folds, and what became of each feature."""
+
+    plan: Plan
+    folds: list
+    features: tuple[FeatureUse, ...]
+    left_out: tuple[str, ...]
+
+
+def _setup(frame, profile, criteria, by_id, baseline, seed, model_fn, replay,
+           warnings: list[str]) -> _Setup:
+    """Prepare the table, plan the trials (or take the replayed plan) and cut the folds it needs."""
+    from advisor.validation.prepare import (
+        describe_features,
+        fold_data,
+        make_folds,
+        prepare,
+        stratified_sample,
+    )
+
+    prepared = prepare(frame, profile)
+    cuts: list[str] = []
+    cap, why = row_cap(profile, criteria)
+    if prepared.n_rows > cap:
+        cuts.append(f"rows {prepared.n_rows:,} → {cap:,} before planning ({why}; stratified sample)")
+        prepared = stratified_sample(prepared, cap, seed)
+    splits, note = make_folds(prepared, MAX_FOLDS, seed)
+    if note:
+        warnings.append(f"Validation folds: {note}.")
+    first, transformer = fold_data(prepared, *splits[0], 0, seed, return_transformer=True)
+    if replay is not None:
+        _check_replay(replay, by_id, prepared.n_rows)
+        plan = replay
+    else:
+        params = _params(first.n_features, by_id[baseline], criteria, model_fn)
+        plan = plan_trials(prepared.n_rows, tuple(by_id), baseline, params,
+                           criteria.budget_seconds, max(1, criteria.jobs),
+                           folds_possible=len(splits))
+        plan = plan.replace(cuts=tuple(cuts) + plan.cuts, rows_total=profile.n_rows)
+    resample = plan.rows < prepared.n_rows
+    if resample:
+        prepared = stratified_sample(prepared, plan.rows, seed)
+    if resample or plan.folds != len(splits):
+        splits, _ = make_folds(prepared, plan.folds, seed)
+        first, transformer = fold_data(prepared, *splits[0], 0, seed, return_transformer=True)
+    folds = [first] + [fold_data(prepared, train, test, i, seed)
+                       for i, (train, test) in enumerate(splits) if i > 0]
+    return _Setup(plan, folds, describe_features(prepared, profile, transformer),
+                  prepared.left_out)
 
 
 class _Rounds:
