@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.csv as pacsv
+from scipy.special import expit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory import measure  # noqa: E402
@@ -48,7 +49,7 @@ def make_table(rows: int, seed: int = 20261126) -> Path:
     data["product_code"] = np.char.add("P", rng.integers(0, 5000, rows).astype(str))
     data["channel"] = np.array(["web", "branch", "phone", "partner"])[rng.integers(0, 4, rows)]
     logit = -3.7 + 0.8 * np.tanh(data["num_0"]) + 0.5 * (data["region"] == "coast")  # ≈ 3%
-    data["target"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    data["target"] = (rng.random(rows) < expit(logit)).astype(int)
     frame = pd.DataFrame(data)
     for column in ("num_1", "lognormal_0", "int_2", "region", "channel"):
         frame.loc[rng.random(rows) < 0.05, column] = None

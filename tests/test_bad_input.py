@@ -81,6 +81,13 @@ def test_identifier_target(cli, write):
                            "looks like an identifier", "200 distinct values in 200 rows")
 
 
+def test_an_encoding_name_that_is_not_a_codec(cli, write):
+    path = write("data.csv", "x,y\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n")
+    for name in ("utf-9", "\x00"):
+        _assert_one_line_error(cli("profile", path, "--target", "y", "--encoding", name), 2,
+                               "Unknown encoding", "latin-1")
+
+
 def test_wrong_encoding(cli, write):
     path = write("l.csv", "name,y\nJosé,1\nAna,0\n".encode("latin-1") * 5)
     _assert_one_line_error(cli("profile", path, "--target", "y"), 1, "not valid UTF-8", "--encoding")

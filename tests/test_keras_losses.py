@@ -10,6 +10,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from scipy.special import expit, softmax  # noqa: E402
 
 from advisor.losses import keras_losses  # noqa: E402
 from advisor.losses.keras_losses import (  # noqa: E402
@@ -39,10 +40,6 @@ def _clip(p):
     return np.clip(p, EPS, 1.0 - EPS)
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 def _binary_logs(y_pred, from_logits):
     """(log p, log(1 - p)); logaddexp keeps logits of +-50 exact in float64."""
     if from_logits:
@@ -53,10 +50,8 @@ def _binary_logs(y_pred, from_logits):
 
 def _categorical_probs(y_pred, from_logits):
     if from_logits:
-        z = y_pred - y_pred.max(axis=-1, keepdims=True)
-        e = np.exp(z)
-    else:
-        e = _clip(y_pred)
+        return softmax(y_pred, axis=-1)
+    e = _clip(y_pred)
     return e / e.sum(axis=-1, keepdims=True)
 
 
@@ -100,7 +95,7 @@ def ref_categorical_poly(y, yhat, epsilon, from_logits):
 
 
 def ref_asymmetric(y, yhat, gamma_neg, gamma_pos, clip, from_logits):
-    p = _sigmoid(yhat) if from_logits else _clip(yhat)
+    p = expit(yhat) if from_logits else _clip(yhat)
     log_p, log_1mp = _binary_logs(yhat, from_logits)
     p_m = np.maximum(p - clip, 0.0)
     log_1m_pm = np.log(1.0 - p_m) if clip > 0 else log_1mp
@@ -117,7 +112,7 @@ def ref_symmetric(y, yhat, alpha, beta, from_logits):
 
 
 def ref_binary_generalized(y, yhat, q, from_logits):
-    p = _sigmoid(yhat) if from_logits else _clip(yhat)
+    p = expit(yhat) if from_logits else _clip(yhat)
     p_t = np.maximum(y * p + (1 - y) * (1 - p), EPS)
     return np.mean((1 - p_t**q) / q, axis=-1)
 

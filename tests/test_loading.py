@@ -73,6 +73,33 @@ def test_zip_with_two_tables_is_refused(tmp_path):
         load_table(path)
 
 
+def test_zip_from_macos_reads_the_table_and_names_its_ragged_line(tmp_path, monkeypatch):
+    """Finder's archives carry ``__MACOSX/._name`` resource forks: skipped everywhere, also when
+    the error message re-reads the table to find a ragged line, and every archive is closed."""
+    opened: list[zipfile.ZipFile] = []
+
+    class Recorded(zipfile.ZipFile):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(zipfile, "ZipFile", Recorded)
+    path = tmp_path / "from_a_mac.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        # First in the archive, and itself ragged on another line: reading it would mislead.
+        archive.writestr("__MACOSX/._data.csv", "\x00\x05\x16\x07,x\n1,2,3\n")
+        archive.writestr("data.csv", "a,b,c\n1,2,3\n4,5,6\n7,8,9,10\n")
+    with pytest.raises(AdvisorError, match=r"data\.csv line 4 has 4 fields but the header has 3"):
+        load_table(path)
+    assert len(opened) >= 3 and all(z.fp is None for z in opened)  # writer, reader, re-reader
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w") as archive:
+        archive.writestr("__MACOSX/._data.csv", "\x00\x05\x16\x07")
+        archive.writestr("data.csv", CSV)
+    _check(load_table(good))
+    assert all(z.fp is None for z in opened)
+
+
 def test_parquet(tmp_path):
     path = tmp_path / "data.parquet"
     pd.read_csv(pd.io.common.StringIO(CSV)).to_parquet(path)

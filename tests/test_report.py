@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -401,14 +402,50 @@ def test_report_paths_are_checked(tmp_path):
 
 
 @pytest.mark.parametrize("report, code", [("/nonexistent_dir/x.html", 1), ("x.pdf", 2)])
-def test_bad_report_path_fails_before_any_trial(cli, report, code):
-    started = time.time()
-    run = cli("recommend", SAMPLE_DATA / "diagnosis.csv", "--target", "diagnosis",
-              "--budget", "600", "--report", report)
-    assert time.time() - started < 20, "trials ran before the report path was checked"
-    assert run.exit_code == code, run
+def test_bad_report_path_fails_before_any_trial(tmp_path, report, code):
+    # In a fresh process: the failure comes before TensorFlow is imported, and nothing (no trial,
+    # no pilot, no rules) reaches the cache.
+    script = ("import sys\n"
+              "from advisor.cli import main\n"
+              "try:\n"
+              "    main(sys.argv[1:])\n"
+              "except SystemExit as exit:\n"
+              "    loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+              "    assert not loaded, f'imported before the path check failed: {loaded}'\n"
+              "    raise\n")
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-c", script, "recommend", str(SAMPLE_DATA / "diagnosis.csv"),
+               "--target", "diagnosis", "--budget", "600", "--report", report]
+    run = subprocess.run(command, capture_output=True, text=True, check=False,
+                         env={**os.environ, "ADVISOR_CACHE_DIR": str(cache)})
+    assert run.returncode == code, run.stderr
     lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and report in lines[0], run
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and report in lines[0], run.stderr
+    assert not cache.exists() or list(cache.rglob("*")) == []
+
+
+def test_target_histogram_comes_from_the_profile_not_the_input_file(tmp_path, monkeypatch):
+    from advisor.profiling import loading
+    from advisor.reporting import plots
+
+    table = shutil.copy(SAMPLE_DATA / "claims.csv", tmp_path / "claims.csv")
+    rec = recommend(table, "n_claims", domain="insurance", validate=False, cache=False)
+    p = rec.profile
+    assert sum(p.target_histogram_counts) == p.n_rows
+    os.remove(table)  # the report never reads the input again: gone, or changed, it is the same
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the report read the input file")
+
+    monkeypatch.setattr(loading, "load_table", no_reading)
+    drawn = []
+    original = plots.target_distribution
+    monkeypatch.setattr(plots, "target_distribution",
+                        lambda *args, **kwargs: drawn.append(args) or original(*args, **kwargs))
+    html = render(rec, "html")
+    assert drawn[0][:2] == (p.target_histogram_edges, p.target_histogram_counts)
+    assert f"Histogram of the target over {p.n_rows:,} rows" in html
+    assert 'id="fig-target_distribution"' in html
 
 
 def test_load_result_errors_are_one_line(tmp_path, cli):

@@ -398,14 +398,14 @@ EXCLUSION_CASES = [
     #  user rules, loss, rule id that excluded it or None for the catalogue, reason pattern)
     ("poisson with negative targets", "log_price", None, {}, ("house_prices", {}),
      POISSON_FOR_REGRESSION, "poisson", None,
-     r"^Poisson needs a non-negative target \(target_non_negative = False\)$"),
+     r"^Poisson needs a non-negative target \(target_non_negative = false\)$"),
     ("msle with negative targets", "log_price", None, {"metric": "rmsle"},
      ("house_prices", {"metric": "rmsle"}), None, "msle", None,
-     r"^Mean squared logarithmic error needs a non-negative target \(target_non_negative = False\)$"),
+     r"^Mean squared logarithmic error needs a non-negative target \(target_non_negative = false\)$"),
     ("mape with zeros", "claims", "regression", {"metric": "mape"},
      ("house_prices", {"metric": "mape"}), None, "mape", None,
      r"^Mean absolute percentage error divides by y and the target has zeros "
-     r"\(target_zero_fraction = 0\.7668\)$"),
+     r"\(target_zero_fraction = 0\.767\)$"),
     ("logits-only loss, probabilities out", "land_cover", None, {"output": "probabilities"},
      ("land_cover", {}), None, "logit_adjusted", None,
      r"expects logits but the model outputs probabilities \(--output probabilities\)"),
@@ -415,7 +415,7 @@ EXCLUSION_CASES = [
     ("hinge when the metric needs probabilities", "diagnosis", None,
      {"model": "linear", "metric": "log_loss"}, ("diagnosis", {"model": "linear"}), None, "hinge",
      None, r"^Hinge \(max-margin\) gives margins, not probabilities, and the metric scores "
-           r"probabilities \(metric = 'log_loss'\)$"),
+           r"probabilities \(metric = log_loss\)$"),
 ]
 
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
+import advisor
+from advisor.criteria.statement import criteria_for
 from advisor.validation.budget import (
     MAX_ROUNDS,
     Plan,
@@ -22,7 +26,10 @@ from advisor.validation.budget import (
     plan_trials,
     trial_seconds,
 )
+from advisor.validation.explain import verdict_text
+from advisor.validation.validator import row_cap
 from advisor.validation.verdict import FAMILY_ALPHA, Design, blocked_interval, decide, simulate
+from tests.conftest import ROOT, SAMPLE_DATA
 
 DESIGN = Design(folds=5, alternatives=1, looks=1)  # one look: 90% two-sided intervals
 
@@ -102,6 +109,24 @@ def test_baseline_failed_recommends_the_best_working_candidate():
     scores = {"base": {}, "huber": _scores([_shifted(0.0)]), "mae": _scores([_shifted(0.01)])}
     v = decide(scores, "base", True, Design(5, 2, 1), broken={"base"})
     assert (v.status, v.recommended, v.vs_baseline) == ("baseline-failed", "mae", None)
+
+
+def _trialled(status: str, plan=None) -> SimpleNamespace:
+    """What the verdict's English reads of a validation record."""
+    return SimpleNamespace(status=status, decided_by="trials", baseline="base", recommended="base",
+                           vs_baseline=None, plan=plan, metric_title="ROC AUC", margin=None)
+
+
+def test_nothing_compared_names_every_failure_and_blames_no_budget():
+    broken = {"base": "failed (ValueError: boom: this loss cannot be computed)",
+              "focal": "diverged at epoch 2"}
+    assert verdict_text(_trialled("inconclusive", PLAN_5K_60S), broken) == (
+        "Inconclusive: nothing to compare with — base failed (ValueError: boom: this loss cannot "
+        "be computed); focal diverged at epoch 2; keeping the baseline base, untested.")
+    # The baseline trained, an alternative broke, the others ran out of budget: say both.
+    text = verdict_text(_trialled("inconclusive", PLAN_5K_60S), {"focal": "diverged at epoch 2"})
+    assert "finished (focal diverged at epoch 2) — too few to compare" in text
+    assert f"--budget of about {PLAN_5K_60S.minimum_budget_seconds:g} s" in text
 
 
 def test_the_verdict_is_a_pure_function_of_the_scores():
@@ -187,7 +212,20 @@ def test_plan_round_trips_through_json():
     assert Plan.from_dict(plan.to_dict()) == plan
 
 
-def test_deciding_imports_no_tensorflow():
-    code = ("import sys; from advisor.validation.verdict import simulate; from advisor.validation.budget import plan_trials; "
-            "simulate(0.5, rounds=2, comparisons=20); assert 'tensorflow' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
+def test_memory_limit_caps_the_rows_trials_hold():
+    prof = advisor.profile(pd.read_csv(SAMPLE_DATA / "land_cover.csv"), "land_cover")
+    cap, why = row_cap(prof, criteria_for(prof, memory_limit_mb=0.05))
+    per_row_mb = prof.memory_mb / prof.n_rows_total * 8
+    assert cap == max(int(0.05 / per_row_mb), 100) and cap < prof.n_rows
+    assert "--memory-limit-mb 0.05" in why
+    assert row_cap(prof, criteria_for(prof))[0] == 200_000
+
+
+def test_these_tests_and_what_they_test_import_no_tensorflow():
+    code = ("import sys, tests.test_verdict as t; from advisor.validation.verdict import simulate; "
+            "simulate(0.5, rounds=2, comparisons=20); "
+            "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+            "assert not loaded, loaded")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr

@@ -18,7 +18,21 @@ from advisor.profiling.target import VALUE_TASKS
 
 # An imbalanced binary target: accuracy and ROC AUC flatter models that ignore the minority.
 IMBALANCED_MINORITY_FRACTION = 0.2
+# An imbalanced multiclass target (largest / smallest class): accuracy then follows the big classes.
 IMBALANCED_RATIO = 3.0
+# A regression target with this share of outliers (modified z-score > 3.5), or excess kurtosis
+# above this (tails far heavier than Gaussian), is scored on MAE, which they cannot dominate
+# (docs/losses.md §7).
+HEAVY_TAIL_OUTLIER_FRACTION = 0.01
+HEAVY_TAIL_EXCESS_KURTOSIS = 3.0
+# A positive target spanning this many decades (1st to 99th percentile) is scored on relative error.
+RMSLE_MIN_DECADES = 2.0
+# Probabilities are clipped this far from 0 and 1 before log loss (scikit-learn's former eps).
+PROBABILITY_CLIP = 1e-15
+# Predicted Poisson rates are floored here: the deviance needs a positive mean.
+POISSON_MIN_RATE = 1e-9
+MEDIAN_TAU = 0.5  # pinball loss without stated costs: the median, over- and under-shoot alike
+EQUAL_COST = 1.0  # a missing error cost: every error costs the same
 
 
 @dataclass(frozen=True)
@@ -38,33 +52,34 @@ def _sk(name: str):
     return getattr(metrics, name)
 
 
-def _expected_cost(y, pred, fn_cost=1.0, fp_cost=1.0, **_):
+def _expected_cost(y, pred, fn_cost=EQUAL_COST, fp_cost=EQUAL_COST, **_):
     fn = np.sum((y == 1) & (pred == 0))
     fp = np.sum((y == 0) & (pred == 1))
     return float((fn * fn_cost + fp * fp_cost) / len(y))
 
 
-def _pinball(y, pred, tau=0.5, **_):
-    e = y - pred
-    return float(np.mean(np.maximum(tau * e, (tau - 1) * e)))
+def _pinball(y, pred, tau=MEDIAN_TAU, **_):
+    return float(_sk("mean_pinball_loss")(y, pred, alpha=tau))
 
 
 def _rmsle(y, pred, **_):
-    pred = np.maximum(pred, 0.0)
-    return float(np.sqrt(np.mean((np.log1p(pred) - np.log1p(y)) ** 2)))
+    # RMSE of log1p values, negative predictions read as 0. Not scikit-learn's own RMSLE: its
+    # releases 1.4 and 1.5 (which this package allows) refuse negative targets above -1 too.
+    return float(_sk("root_mean_squared_error")(np.log1p(y), np.log1p(np.maximum(pred, 0.0))))
 
 
 def _poisson_deviance(y, pred, **_):
-    return float(_sk("mean_poisson_deviance")(y, np.maximum(pred, 1e-9)))
+    return float(_sk("mean_poisson_deviance")(y, np.maximum(pred, POISSON_MIN_RATE)))
 
 
 def _macro_ap(y, scores, **_):
-    keep = [j for j in range(y.shape[1]) if 0 < y[:, j].sum() < len(y)]
-    return float(np.mean([_sk("average_precision_score")(y[:, j], scores[:, j]) for j in keep]))
-
-
-def _rmse(y, pred, **_):
-    return float(np.sqrt(np.mean((y - pred) ** 2)))
+    # Labels with both values in the fold only: AP is undefined without a positive, and 1 by
+    # construction without a negative. None of either: NaN, nothing was measured.
+    positives = y.sum(axis=0)
+    keep = np.flatnonzero((positives > 0) & (positives < len(y)))
+    if not len(keep):
+        return float("nan")
+    return float(_sk("average_precision_score")(y[:, keep], scores[:, keep], average="macro"))
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
@@ -73,7 +88,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("roc_auc", "ROC AUC", ("binary",), True, False, False,
            lambda y, s, **_: float(_sk("roc_auc_score")(y, s))),
     Metric("log_loss", "log loss", ("binary", "multiclass"), False, False, True,
-           lambda y, p, **_: float(_sk("log_loss")(y, np.clip(p, 1e-15, 1 - 1e-15),
+           lambda y, p, **_: float(_sk("log_loss")(y, np.clip(p, PROBABILITY_CLIP,
+                                                             1 - PROBABILITY_CLIP),
                                                    labels=list(range(p.shape[1])) if p.ndim == 2 else None))),
     Metric("brier", "Brier score", ("binary",), False, False, True,
            lambda y, p, **_: float(_sk("brier_score_loss")(y, np.clip(p, 0, 1)))),
@@ -90,9 +106,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            False, False, _macro_ap),
     Metric("micro_f1", "micro-averaged F1", ("multilabel",), True, True, False,
            lambda y, pred, **_: float(_sk("f1_score")(y, pred, average="micro", zero_division=0))),
-    Metric("rmse", "root mean squared error", VALUE_TASKS, False, False, False, _rmse),
+    Metric("rmse", "root mean squared error", VALUE_TASKS, False, False, False,
+           lambda y, pred, **_: float(_sk("root_mean_squared_error")(y, pred))),
     Metric("mae", "mean absolute error", VALUE_TASKS, False, False, False,
-           lambda y, pred, **_: float(np.mean(np.abs(y - pred)))),
+           lambda y, pred, **_: float(_sk("mean_absolute_error")(y, pred))),
     Metric("rmsle", "root mean squared log error", VALUE_TASKS, False, False, False, _rmsle),
     Metric("mape", "mean absolute percentage error", ("regression",), False, False, False,
            lambda y, pred, **_: float(_sk("mean_absolute_percentage_error")(y, pred))),
@@ -131,11 +148,12 @@ def default_metric(p: DatasetProfile, *, fn_cost: float | None = None, fp_cost: 
                            f"τ = {quantile_tau:.3g}")
     if p.task == "count":
         return "poisson_deviance", "count target: Poisson deviance scores predicted rates"
-    if (p.target_outlier_fraction or 0) >= 0.01 or (p.target_excess_kurtosis or 0) > 3:
+    if ((p.target_outlier_fraction or 0) >= HEAVY_TAIL_OUTLIER_FRACTION
+            or (p.target_excess_kurtosis or 0) > HEAVY_TAIL_EXCESS_KURTOSIS):
         return "mae", (f"regression target with outliers or heavy tails (outliers "
                        f"{(p.target_outlier_fraction or 0):.1%}, excess kurtosis "
                        f"{(p.target_excess_kurtosis or 0):.3g}): MAE is not dominated by them")
-    if p.target_non_negative and (p.target_decades or 0) >= 2:
+    if p.target_non_negative and (p.target_decades or 0) >= RMSLE_MIN_DECADES:
         return "rmsle", (f"positive target spanning {p.target_decades:.2g} decades: RMSLE scores "
                          "relative error")
     return "rmse", "regression target without heavy tails: RMSE"
@@ -144,7 +162,8 @@ def default_metric(p: DatasetProfile, *, fn_cost: float | None = None, fp_cost: 
 def metric_context(metric: str, criteria: Any) -> dict[str, Any]:
     """Keyword arguments a metric needs from the criteria (costs, τ)."""
     if metric == "expected_cost":
-        return {"fn_cost": criteria.fn_cost or 1.0, "fp_cost": criteria.fp_cost or 1.0}
+        return {"fn_cost": criteria.fn_cost or EQUAL_COST,
+                "fp_cost": criteria.fp_cost or EQUAL_COST}
     if metric == "pinball":
-        return {"tau": criteria.quantile_tau if criteria.quantile_tau is not None else 0.5}
+        return {"tau": criteria.quantile_tau if criteria.quantile_tau is not None else MEDIAN_TAU}
     return {}

@@ -29,6 +29,7 @@ from advisor.base.conditions import holds
 from advisor.base.errors import UsageError
 from advisor.base.records import Record
 from advisor.base.suggest import did_you_mean
+from advisor.base.text import show
 from advisor.criteria.statement import Criteria
 from advisor.losses.code import render_code
 from advisor.losses.protocol import (
@@ -40,7 +41,7 @@ from advisor.losses.protocol import (
     weighted_prior,
 )
 from advisor.losses.semantics import KerasSemantics, assumed_semantics
-from advisor.profiling.profiler import DatasetProfile
+from advisor.profiling.profiler import EFFECTIVE_NUMBER_BETA, DatasetProfile
 from advisor.profiling.target import CLASSIFICATION_TASKS, VALUE_TASKS
 
 CLASSIFICATION = CLASSIFICATION_TASKS
@@ -208,6 +209,11 @@ def balanced_class_weights(p: DatasetProfile, power: float = 1.0) -> dict[int, f
     return {i: (n / (k * c)) ** power for i, c in enumerate(counts)}
 
 
+def _beta(p: DatasetProfile, params: dict[str, Any]) -> float:
+    """The effective-number β: the rule's, else the profile's, else the usual 0.999."""
+    return params.get("beta", p.effective_samples_beta or EFFECTIVE_NUMBER_BETA)
+
+
 def effective_number_weights(p: DatasetProfile, beta: float) -> dict[int, float]:
     """Cui et al. 2019: w_c ∝ (1 − β) / (1 − β^n_c), normalised so the weights sum to K."""
     counts = p.class_counts or ()
@@ -244,7 +250,7 @@ def _weighted_fit(p, c, params):
 
 
 def _class_balanced_fit(p, c, params):
-    weights = effective_number_weights(p, params.get("beta", p.effective_samples_beta or 0.999))
+    weights = effective_number_weights(p, _beta(p, params))
     return {"class_weight": {i: round(w, 6) for i, w in weights.items()}}
 
 
@@ -345,9 +351,10 @@ _SPECS: tuple[LossSpec, ...] = (
             "binary": Variant("keras.losses.BinaryCrossentropy", target="binary_01"),
             "multiclass": Variant("keras.losses.SparseCategoricalCrossentropy", target="label_index"),
         },
-        params=(Param("beta", float, None, "effective-number β; default: the profile's β (0.999)",
+        params=(Param("beta", float, None,
+                      f"effective-number β; default: the profile's β ({EFFECTIVE_NUMBER_BETA})",
                       0.0, 1.0, high_open=True),),
-        derive=lambda p, c, params: {"beta": params.get("beta", p.effective_samples_beta or 0.999)},
+        derive=lambda p, c, params: {"beta": _beta(p, params)},
         fit=_class_balanced_fit, notes=_probability_notes, params_shape_fit=True,
         references=("Cui et al. 2019, Class-Balanced Loss Based on Effective Number of Samples",),
     ),
@@ -643,7 +650,7 @@ def incompatibility(spec: LossSpec, facts: dict[str, Any]) -> str | None:
     for requirement in spec.requires:
         if not requirement.holds(facts):
             observed = facts.get(requirement.fact)
-            return f"{requirement.reason} ({requirement.fact} = {_show(observed)})"
+            return f"{requirement.reason} ({requirement.fact} = {show(observed)})"
     variant = spec.variants[task]
     output = facts.get("output")
     if task in CLASSIFICATION:
@@ -793,12 +800,6 @@ def output_of(loss_class: str | type, task: str, from_logits: bool | None) -> st
 def build_loss(config: LossConfig):
     """A ``keras.losses.Loss`` instance for ``config`` (imports Keras)."""
     return loss_class(config)(**config.keras["config"])
-
-
-def _show(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 __all__ = ["CATALOG", "LossConfig", "LossSpec", "OutputHead", "Param", "Requirement", "Variant",

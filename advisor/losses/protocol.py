@@ -195,9 +195,14 @@ def class_weight_of(y: np.ndarray, class_weight: dict[Any, float]) -> np.ndarray
     """Each row's class weight, as float32: the printed code's ``w`` (``y`` holds class indices
     or 0/1 labels; a one-hot ``y`` is read by its argmax)."""
     y = np.asarray(y)
-    labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)
-    weights = {int(k): float(v) for k, v in class_weight.items()}
-    return np.array([weights[int(label)] for label in labels], dtype="float32")
+    labels = (y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)).astype(int)
+    keys = np.array(sorted(int(k) for k in class_weight), dtype=int)
+    weights = np.array([float(class_weight[k]) for k in sorted(class_weight, key=int)])
+    at = np.searchsorted(keys, labels).clip(max=len(keys) - 1)
+    missing = keys[at] != labels
+    if missing.any():
+        raise KeyError(int(labels[missing][0]))  # a class without a weight, as a dict lookup says
+    return weights[at].astype("float32")
 
 
 def rarest_label(counts: list[int] | tuple[int, ...], n_rows: int) -> int:

@@ -18,14 +18,29 @@ import numpy as np
 import pandas as pd
 
 KINDS = ("numeric", "categorical", "text", "datetime", "constant")
+# Rows the costly facts read (duplicates, conflicts, kinds): shares settle to ±0.5% well before.
 SAMPLE_ROWS = 50_000
+# Rows IsolationForest scores: its trees see 256 rows each, so more rows only cost time.
 OUTLIER_SAMPLE_ROWS = 5_000
+# Fewer rows than this say nothing about outliers or about every value being distinct.
+IDENTIFIER_MIN_ROWS = 20
+MIN_OUTLIER_ROWS = 20
 # More distinct values than this makes a categorical column expensive to one-hot encode.
 HIGH_CARDINALITY = 50
-# Text: long strings with spaces that rarely repeat.
+# Text: long strings (mean length at least this), mostly distinct and mostly holding a space.
 TEXT_MIN_MEAN_LENGTH = 30
+TEXT_MIN_DISTINCT_SHARE = 0.5
+TEXT_MIN_SPACED_SHARE = 0.5
+# Integer row keys span at most this many times the row count (ids with gaps, or offset).
+IDENTIFIER_SPAN_PER_ROW = 2
+# Dates: this many leading values are read, and this share of them must look like and parse
+# as dates.
+DATE_SNIFF_ROWS = 200
+DATE_SHARE = 0.95
 # IsolationForest anomaly score s = 2^(-E[h]/c(n)) above which a row is an outlier.
 ANOMALY_SCORE = 0.65
+# Trees in the forest: path lengths settle well before the paper's 100, and cost is per tree.
+ISOLATION_TREES = 50
 
 
 @dataclass(frozen=True)
@@ -195,8 +210,8 @@ def column_kind(column: pd.Series, sample: pd.Series) -> str:
     if _looks_like_dates(text):
         return "datetime"
     lengths = text.str.len()
-    if (lengths.mean() >= TEXT_MIN_MEAN_LENGTH and distinct / len(text) >= 0.5
-            and text.str.contains(" ", regex=False).mean() >= 0.5):
+    if (lengths.mean() >= TEXT_MIN_MEAN_LENGTH and distinct / len(text) >= TEXT_MIN_DISTINCT_SHARE
+            and text.str.contains(" ", regex=False).mean() >= TEXT_MIN_SPACED_SHARE):
         return "text"
     return "categorical"
 
@@ -205,35 +220,36 @@ def _looks_like_identifier(sample: pd.Series, kind: str, n_rows: int) -> bool:
     """Row keys: every sampled value distinct — integers packed in a range near the row count,
     or labels (codes, UUIDs) that never repeat. They carry no signal a model can generalise."""
     values = sample[~missing_mask(sample)]
-    if len(values) < 20 or kind not in ("numeric", "categorical"):
+    if len(values) < IDENTIFIER_MIN_ROWS or kind not in ("numeric", "categorical"):
         return False
     if kind == "numeric":
         v = as_float(values)
         # Cheap tests first: most numeric features are not integers packed near the row count.
-        if not (np.all(v == np.round(v)) and v.max() - v.min() < 2 * n_rows):
+        if not (np.all(v == np.round(v)) and v.max() - v.min() < IDENTIFIER_SPAN_PER_ROW * n_rows):
             return False
     return bool(values.nunique() == len(values))
 
 
 def _looks_like_dates(text: pd.Series) -> bool:
-    head = text.iloc[:200].astype(str)
-    if not head.str.contains(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).mean() > 0.95:
+    head = text.iloc[:DATE_SNIFF_ROWS].astype(str)
+    if not head.str.contains(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).mean() > DATE_SHARE:
         return False
     parsed = pd.to_datetime(head, errors="coerce", format="mixed", utc=True)  # zones may differ
-    return bool(parsed.notna().mean() > 0.95)
+    return bool(parsed.notna().mean() > DATE_SHARE)
 
 
 def _outlier_fraction(sample: pd.DataFrame, kinds: tuple[str, ...], seed: int):
     """Share of rows whose IsolationForest anomaly score exceeds ``ANOMALY_SCORE``.
 
     scikit-learn's ``contamination='auto'`` threshold (score 0.5) flags 5–20% of clean Gaussian
-    rows in few dimensions; 0.65 flags about 1% of them and finds planted 2% outliers.
+    rows in few dimensions; 0.65 flags about 1% of them and finds planted 2% outliers (Liu, Ting
+    & Zhou 2008 define the score).
     """
     numeric = [c for c, k in zip(sample.columns, kinds) if k == "numeric"]
     if not numeric:
         return None, None
     block = sample[numeric].iloc[:OUTLIER_SAMPLE_ROWS]
-    if len(block) < 20:
+    if len(block) < MIN_OUTLIER_ROWS:
         return None, None
     from sklearn.ensemble import IsolationForest
 
@@ -241,8 +257,7 @@ def _outlier_fraction(sample: pd.DataFrame, kinds: tuple[str, ...], seed: int):
     medians = np.nanmedian(values, axis=0)
     medians = np.where(np.isnan(medians), 0.0, medians)
     values = np.where(np.isnan(values), medians, values)
-    # 50 trees: path lengths settle well before the paper's 100, and fitting cost is per tree.
-    forest = IsolationForest(n_estimators=50, random_state=seed, n_jobs=1)
+    forest = IsolationForest(n_estimators=ISOLATION_TREES, random_state=seed, n_jobs=1)
     scores = -forest.fit(values).score_samples(values)
     return float((scores > ANOMALY_SCORE).mean()), len(block)
 

@@ -31,6 +31,7 @@ from advisor.base.suggest import did_you_mean
 DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _SNIFF_BYTES = 256 * 1024
+_MACOS_FOLDER = "__MACOSX/"  # resource forks macOS adds to the zip archives it makes
 SNIFF_LINES = 200  # lines the delimiter is judged on
 _MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -68,9 +69,9 @@ def load_table(path: str | os.PathLike, encoding: str | None = None) -> pd.DataF
     if encoding is not None:
         try:
             encoding = codecs.lookup(encoding).name
-        except LookupError:
+        except (LookupError, ValueError):  # ValueError: a name with a NUL byte
             raise UsageError(
-                f"Unknown encoding '{encoding}' for {path}. Use a Python codec name such as "
+                f"Unknown encoding {encoding!r} for {path}. Use a Python codec name such as "
                 "utf-8, latin-1, cp1252 or utf-16."
             ) from None
     head = _read_head(path)
@@ -167,17 +168,7 @@ def _read_zip(path: Path, encoding: str | None) -> tuple[pd.DataFrame, SourceFor
     except zipfile.BadZipFile as exc:
         raise AdvisorError(f"Input file {path} is not a readable zip archive ({exc}).") from None
     with archive:
-        members = [
-            m for m in archive.infolist()
-            if not m.is_dir() and not m.filename.startswith("__MACOSX/")
-        ]
-        if len(members) != 1:
-            names = ", ".join(m.filename for m in members) or "nothing"
-            raise AdvisorError(
-                f"Zip archive {path} must hold exactly one table; it holds {names}. "
-                "Extract the table you mean and pass that file."
-            )
-        member = members[0]
+        member = _zip_table(archive, path)
         data = archive.read(member)
     label = Path(f"{path}:{member.filename}")
     inner = _sniff_compression(data[:16])
@@ -189,6 +180,20 @@ def _read_zip(path: Path, encoding: str | None) -> tuple[pd.DataFrame, SourceFor
         raise AdvisorError(f"Zip archive {path} holds a {inner} file; pass it uncompressed once.")
     frame, fmt = _read_text(data, path, label, data[:_SNIFF_BYTES], "zip", encoding)
     return frame, fmt
+
+
+def _zip_table(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
+    """The one table in a zip archive; folders and macOS's ``__MACOSX/`` resource forks (which
+    Finder adds to every archive it makes) are not tables."""
+    members = [m for m in archive.infolist()
+               if not m.is_dir() and not m.filename.startswith(_MACOS_FOLDER)]
+    if len(members) != 1:
+        names = ", ".join(m.filename for m in members) or "nothing"
+        raise AdvisorError(
+            f"Zip archive {path} must hold exactly one table; it holds {names}. "
+            "Extract the table you mean and pass that file."
+        )
+    return members[0]
 
 
 def _read_parquet(source, compression: str | None, label: Path | None = None) -> pd.DataFrame:
@@ -371,7 +376,6 @@ def _open_any(path: Path):
     if compression in ("gzip", "bz2", "xz"):
         return _open_decompressed(path, compression)
     if compression == "zip":
-        archive = zipfile.ZipFile(path)
-        member = [m for m in archive.infolist() if not m.is_dir()][0]
-        return io.BytesIO(archive.read(member))
+        with zipfile.ZipFile(path) as archive:
+            return io.BytesIO(archive.read(_zip_table(archive, path)))
     return open(path, "rb")

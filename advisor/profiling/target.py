@@ -14,6 +14,7 @@ heuristics it has no jump at a row count: every rule reads shares and shapes, no
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ import pandas as pd
 
 from advisor.base.errors import AdvisorError, UsageError
 from advisor.base.suggest import did_you_mean
-from advisor.profiling.features import as_float, holds_numbers
+from advisor.profiling.features import IDENTIFIER_MIN_ROWS, as_float, holds_numbers
 
 CLASSIFICATION_TASKS = ("binary", "multiclass", "multilabel")
 VALUE_TASKS = ("regression", "count")  # the target is a number the model predicts
@@ -30,8 +31,36 @@ TASKS = CLASSIFICATION_TASKS + VALUE_TASKS
 MAX_INTEGER_CLASSES = 20
 # A string column whose values are this unique is an identifier, not a label.
 IDENTIFIER_UNIQUE_RATIO = 0.95
-MIN_ROWS = 5
+MIN_ROWS = 5  # fewer target values than this leave nothing to profile or fold
+# More classes than this is a code or a key, not a target softmax can learn (AutoGluon's cap,
+# docs/losses.md §2).
+MAX_CLASSES = 1000
+# A call below this confidence names its alternative as a real possibility (--task decides).
+AMBIGUOUS_BELOW = 0.75
+# Text labels of which more than this share parse as numbers are numbers stored as text.
+NUMERIC_TEXT_SHARE = 0.99
+# Text targets with more distinct labels than this are read with less confidence as classes.
+MANY_TEXT_LABELS = 50
+# Non-integer numbers with at most this many distinct values might be class codes (deepchecks'
+# limit for floats, docs/losses.md §2).
+FEW_FLOAT_VALUES = 5
+# Integer codes 1..k with no zero and k in this range look like a rating scale (ordered classes).
+RATING_SCALE_SIZES = (4, 10)
+# A count target with at least this share of zeros is called with more confidence.
+COUNT_ZERO_SHARE = 0.2
+# Counts: skewness of at least this (a right tail), at least this many distinct values, and a
+# median no larger than this (larger integers are amounts, e.g. prices, not event counts).
+COUNT_MIN_SKEWNESS = 0.5
+COUNT_MIN_VALUES = 3
+COUNT_MAX_MEDIAN = 1000
 LABEL_SEPARATORS = ("|", ";", ",")
+# Delimited label sets are judged on this many rows; a separator must appear in at least this
+# share of them (unless --task multilabel says so), and the labels be 2 to this many.
+LABEL_SAMPLE_ROWS = 20_000
+LABEL_SET_SHARE = 0.2
+MAX_LABELS = 200
+SHOWN_COLUMNS = 40  # column names an unknown --target lists
+EXACT_INTEGERS = 2**53  # float64 holds every integer below this exactly
 _GUESSED_TARGETS = ("target", "label", "labels", "y", "class", "outcome")
 
 
@@ -58,7 +87,7 @@ class TaskCall:
 
     @property
     def ambiguous(self) -> bool:
-        return self.alternative is not None and self.confidence < 0.75
+        return self.alternative is not None and self.confidence < AMBIGUOUS_BELOW
 
 
 def resolve_target(frame: pd.DataFrame, target, source: str = "the data") -> tuple[str, ...]:
@@ -79,7 +108,8 @@ def resolve_target(frame: pd.DataFrame, target, source: str = "the data") -> tup
     for name in names:
         if name not in columns:
             hint = did_you_mean(name, columns)
-            shown = ", ".join(columns[:40]) + (", …" if len(columns) > 40 else "")
+            shown = ", ".join(columns[:SHOWN_COLUMNS]) + (", …" if len(columns) > SHOWN_COLUMNS
+                                                          else "")
             raise UsageError(
                 f"Target column '{name}' not found in {source}.{hint} Columns are: {shown}. "
                 "Pass --target with one of them."
@@ -186,8 +216,8 @@ def _incompatible(task: str, values) -> str | None:
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if task == "binary" and k != 2:
         return f"binary needs exactly 2 classes, found {k}"
-    if task == "multiclass" and k > 1000:
-        return f"{k} distinct values are too many classes (at most 1000)"
+    if task == "multiclass" and k > MAX_CLASSES:
+        return f"{k} distinct values are too many classes (at most {MAX_CLASSES})"
     if task in VALUE_TASKS and not numeric:
         return f"{task} needs numbers, found {values.dtype} values"
     if task == "count":
@@ -203,16 +233,16 @@ def _text_call(values: pd.Series, counts: pd.Series, name: str, source: str) -> 
     n, k = len(values), len(counts)
     if k == 2:
         return TaskCall("binary", 0.99, None, f"two distinct labels ({_pair(counts.index)}).")
-    if n >= 20 and k / n >= IDENTIFIER_UNIQUE_RATIO:
+    if n >= IDENTIFIER_MIN_ROWS and k / n >= IDENTIFIER_UNIQUE_RATIO:
         raise AdvisorError(
             f"Target column '{name}' in {source} looks like an identifier: {k} distinct values in "
             f"{n} rows ({k / n:.0%} unique); expected labels or quantities. Pass another --target."
         )
     numeric = pd.to_numeric(values.astype("object"), errors="coerce")
-    if numeric.notna().mean() > 0.99:
+    if numeric.notna().mean() > NUMERIC_TEXT_SHARE:
         return TaskCall("multiclass", 0.6, "regression",
                         f"{k} distinct labels stored as text, though nearly all parse as numbers.")
-    confidence = 0.95 if k <= 50 else 0.8
+    confidence = 0.95 if k <= MANY_TEXT_LABELS else 0.8
     return TaskCall("multiclass", confidence, None, f"{k} distinct text labels.")
 
 
@@ -223,12 +253,13 @@ def _numeric_call(v: np.ndarray, counts: pd.Series, name: str, source: str) -> T
     integer = bool(np.all(v == np.round(v)))
     lowest = float(v.min())
     if not integer:
-        if k <= 5:
+        if k <= FEW_FLOAT_VALUES:
             return TaskCall("regression", 0.6, "multiclass",
                             f"non-integer numbers but only {k} distinct values.")
         unit = " bounded in [0, 1]" if lowest >= 0 and v.max() <= 1 else ""
         return TaskCall("regression", 0.95, None, f"non-integer numbers{unit}, {k} distinct values.")
-    if n >= 20 and k == n and (np.all(np.diff(v) > 0) or v.max() - lowest == n - 1):
+    all_distinct = n >= IDENTIFIER_MIN_ROWS and k == n
+    if all_distinct and (np.all(np.diff(v) > 0) or v.max() - lowest == n - 1):
         raise AdvisorError(
             f"Target column '{name}' in {source} looks like an identifier: all {n} values are "
             "distinct integers running consecutively; expected labels or quantities. Pass another "
@@ -252,7 +283,7 @@ def _numeric_call(v: np.ndarray, counts: pd.Series, name: str, source: str) -> T
             return TaskCall("count", 0.6, "multiclass",
                             f"{k} distinct non-negative integers shaped like counts ({shape}); "
                             "they could also be class codes.")
-        if contiguous and codes[0] == 1 and 4 <= k <= 10:
+        if contiguous and codes[0] == 1 and RATING_SCALE_SIZES[0] <= k <= RATING_SCALE_SIZES[1]:
             return TaskCall("multiclass", 0.6, "regression",
                             f"integer codes 1..{k} with no zero, as ratings are: ordered, so "
                             "regression is the alternative.")
@@ -262,7 +293,8 @@ def _numeric_call(v: np.ndarray, counts: pd.Series, name: str, source: str) -> T
         return TaskCall("multiclass", 0.7, "regression", f"{k} distinct integer codes {codes[:6]}"
                         f"{'…' if k > 6 else ''}, not count-shaped.")
     if shape:
-        return TaskCall("count", 0.85 if (v == 0).mean() >= 0.2 else 0.75, "regression",
+        zeros = (v == 0).mean() >= COUNT_ZERO_SHARE
+        return TaskCall("count", 0.85 if zeros else 0.75, "regression",
                         f"{k} distinct non-negative integers shaped like counts ({shape}).")
     return TaskCall("regression", 0.8, "count",
                     f"{k} distinct non-negative integers, not shaped like counts "
@@ -272,16 +304,20 @@ def _numeric_call(v: np.ndarray, counts: pd.Series, name: str, source: str) -> T
 def _count_shape(v: np.ndarray, counts: pd.Series) -> str | None:
     """Why ``v`` looks like event counts, or None.
 
-    Counts are small non-negative integers with a right tail: skewness >= 0.5 and the mode at or
-    below the median. Amounts (median above 1,000) are read as quantities, not counts.
+    Counts are small non-negative integers with a right tail: skewness >= COUNT_MIN_SKEWNESS and
+    the mode at or below the median. Amounts (median above COUNT_MAX_MEDIAN) are read as
+    quantities, not counts.
     """
     median = float(np.median(v))
-    if v.min() < 0 or median > 1000 or len(counts) < 3:
+    if v.min() < 0 or median > COUNT_MAX_MEDIAN or len(counts) < COUNT_MIN_VALUES:
         return None
-    std = v.std()
-    skew = float(((v - v.mean()) ** 3).mean() / std**3) if std > 0 else 0.0
+    from scipy import stats
+
+    skew = float(stats.skew(v)) if v.std() > 0 else 0.0
+    if not math.isfinite(skew):  # values too nearly equal for scipy to measure a shape
+        return None
     mode = float(counts.idxmax())
-    if skew < 0.5 or mode > median:
+    if skew < COUNT_MIN_SKEWNESS or mode > median:
         return None
     zero = float((v == 0).mean())
     return f"mode {mode:g}, {zero:.0%} zeros, skewness {skew:.2f}"
@@ -296,7 +332,7 @@ def _as_numbers(kept: pd.Series) -> pd.Series:
     values = as_float(kept)
     if np.isnan(values).any():  # a value that is not a finite number: leave the column as it is
         return kept
-    if np.all(values == np.round(values)) and np.abs(values).max() < 2**53:
+    if np.all(values == np.round(values)) and np.abs(values).max() < EXACT_INTEGERS:
         return pd.Series(values.astype("int64"), index=kept.index, name=kept.name)
     return pd.Series(values, index=kept.index, name=kept.name)
 
@@ -328,25 +364,28 @@ def _native(x):
 def _label_separator(values: pd.Series, forced: bool) -> str | None:
     """The separator of delimited label sets ('a|b'), if the column is one."""
     text = values.astype("object")
-    sample = text.iloc[: 20_000]
+    sample = text.iloc[:LABEL_SAMPLE_ROWS]
     for sep in LABEL_SEPARATORS:
         has = sample.map(lambda s, sep=sep: sep in s)
         share = float(has.mean())
-        if share == 0 or (share < 0.2 and not forced):
+        if share == 0 or (share < LABEL_SET_SHARE and not forced):
             continue
         tokens = pd.Series([t.strip() for s in sample for t in s.split(sep) if t.strip()])
         n_tokens = tokens.nunique()
         n_sets = sample.nunique()
-        if 2 <= n_tokens <= 200 and (forced or n_tokens < n_sets):
+        if 2 <= n_tokens <= MAX_LABELS and (forced or n_tokens < n_sets):
             return sep
     return None
 
 
 def _split_label_sets(values: pd.Series, sep: str) -> pd.DataFrame:
+    """One 0/1 column per label (sorted), labels stripped of surrounding blanks."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
     sets = values.astype("object").map(lambda s: {t.strip() for t in s.split(sep) if t.strip()})
-    labels = sorted(set().union(*sets))
-    data = {label: sets.map(lambda s, label=label: int(label in s)).to_numpy() for label in labels}
-    return pd.DataFrame(data, index=values.index)
+    binarizer = MultiLabelBinarizer()
+    matrix = binarizer.fit_transform(sets).astype("int64")
+    return pd.DataFrame(matrix, index=values.index, columns=[str(c) for c in binarizer.classes_])
 
 
 def _clean_label_columns(frame: pd.DataFrame, names: tuple[str, ...], source: str) -> TargetData:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import math
 import sys
 import warnings
@@ -28,6 +29,8 @@ if "matplotlib.pyplot" not in sys.modules:
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from advisor.base.text import number  # noqa: E402
 
 DPI = 110
 WIDTH_INCHES = 7.2
@@ -112,33 +115,31 @@ def class_balance(labels: Sequence, counts: Sequence[int], highlight, total: int
 
 
 @_drawing
-def target_distribution(values: Sequence[float] | None, low: float | None, high: float | None,
-                        median: float | None, summary: dict[str, float | None],
-                        integer: bool = False) -> Figure | None:
-    """A histogram of the target with the outlier fences, or (without the values) the summary
-    statistics on one axis: min, fences, median ± MAD, max."""
+def target_distribution(edges: Sequence[float] | None, counts: Sequence[int] | None,
+                        low: float | None, high: float | None, median: float | None,
+                        summary: dict[str, float | None]) -> Figure | None:
+    """The profile's histogram of the target (``edges``, ``counts``) with the outlier fences, or
+    (without one) the summary statistics on one axis: min, fences, median ± MAD, max."""
     fig = _figure(height=2.9)
     ax = fig.add_subplot()
-    finite = [float(v) for v in values or () if v is not None and math.isfinite(v)]
-    if finite:
-        _histogram(ax, finite, integer)
+    if edges and counts and len(edges) == len(counts) + 1:
+        _histogram(ax, edges, counts)
         ax.set_title("Target distribution, outlier fences dashed", loc="left")
     else:
         if not _summary_strip(ax, summary):
             return None
-        ax.set_title("Target summary (the data file was not at hand to draw a histogram)",
-                     loc="left")
+        ax.set_title("Target summary (the profile holds no histogram)", loc="left")
     left, right = ax.get_xlim()
     for fence, side in ((low, "low"), (high, "high")):
         if fence is None or not math.isfinite(fence):
             continue
         if left <= fence <= right:
             ax.axvline(fence, color=VERMILLION, linestyle="--", linewidth=1.2,
-                       label=f"outlier fence ({side}) {_number(fence)}")
-        else:  # e.g. a negative low fence on a log axis: still say where it is
-            ax.plot([], [], " ", label=f"outlier fence ({side}) {_number(fence)}, off the axis")
+                       label=f"outlier fence ({side}) {number(fence)}")
+        else:  # beyond the drawn bins: still say where it is
+            ax.plot([], [], " ", label=f"outlier fence ({side}) {number(fence)}, off the axis")
     if median is not None and left <= median <= right:
-        ax.axvline(median, color=GREEN, linewidth=1.2, label=f"median {_number(median)}")
+        ax.axvline(median, color=GREEN, linewidth=1.2, label=f"median {number(median)}")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right", fontsize=8)
     return fig
@@ -245,18 +246,12 @@ def learning_curves(rows: Sequence[dict]) -> Figure | None:
 # --- drawing helpers -----------------------------------------------------------------------------
 
 
-def _histogram(ax, values: list[float], integer: bool) -> None:
-    low, high = min(values), max(values)
-    logarithmic = low > 0 and high / low > 100
-    if logarithmic:
-        edges = [low * (high / low) ** (i / 50) for i in range(51)]
-        ax.set_xscale("log")
-    elif integer and high - low <= 60:
-        edges = [low - 0.5 + i for i in range(int(high - low) + 2)]
-    else:
-        edges = 50
-    ax.hist(values, bins=edges, color=BLUE, alpha=0.85)
-    ax.set_xlabel("target value" + (" (log scale)" if logarithmic else ""))
+def _histogram(ax, edges: Sequence[float], counts: Sequence[int]) -> None:
+    """Bars of precomputed bins (the end bins also count the values beyond them)."""
+    widths = [b - a for a, b in itertools.pairwise(edges)]
+    ax.bar(edges[:-1], counts, width=widths, align="edge", color=BLUE, alpha=0.85,
+           edgecolor="white", linewidth=0.5)
+    ax.set_xlabel("target value")
     ax.set_ylabel("rows")
     ax.grid(axis="x", visible=False)
 
@@ -272,7 +267,7 @@ def _summary_strip(ax, summary: dict[str, float | None]) -> bool:
                   label="median ± MAD")
     for key in ("min", "max"):
         ax.plot([points[key]], [0], "|", color="black", markersize=14)
-        ax.annotate(f"{key} {_number(points[key])}", (points[key], 0), xytext=(0, 10),
+        ax.annotate(f"{key} {number(points[key])}", (points[key], 0), xytext=(0, 10),
                     textcoords="offset points", ha="center", fontsize=8)
     ax.set_yticks([])
     ax.set_ylim(-1, 1)
@@ -291,5 +286,3 @@ def _label(value, limit: int = LABEL_CHARS) -> str:
     return text.replace("$", r"\$")
 
 
-def _number(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"

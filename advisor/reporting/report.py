@@ -11,16 +11,15 @@ column), the criteria, the candidates and their rules, the validation, warnings,
 reproducibility. Every string from the data or the user is escaped — by Jinja2's autoescape in
 HTML, and in Markdown by escaping every ``{{ }}`` output unless a filter below built it — and
 the HTML page forbids scripts and network fetches in its
-Content-Security-Policy, so a column named ``<script>`` is text, never code. Importing this
-module imports neither TensorFlow nor matplotlib; rendering imports matplotlib.
+Content-Security-Policy, so a column named ``<script>`` is text, never code. Pictures are drawn
+from the recommendation alone (the target's histogram is the profile's): the input file is never
+read again. Importing this module imports neither TensorFlow nor matplotlib; rendering imports
+matplotlib.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import hashlib
-import math
 import os
 import re
 import shutil
@@ -34,9 +33,13 @@ from urllib.parse import quote
 import jinja2
 
 from advisor.base.errors import AdvisorError, UsageError
+from advisor.base.files import umask, write_atomic
+from advisor.base.text import display, number, percent, signed
 from advisor.criteria.statement import DOMAINS
 from advisor.losses.code import python_literal
-from advisor.reporting.textout import feature_uses, number, percent
+from advisor.profiling.features import KINDS
+from advisor.profiling.profiler import OUTLIER_Z
+from advisor.reporting.textout import feature_uses
 
 if TYPE_CHECKING:  # pragma: no cover
     from advisor.pipeline.recommendation import Recommendation
@@ -47,7 +50,6 @@ SECTIONS = (("answer", "Recommended loss"), ("profile", "Data profile"),
             ("candidates", "Candidates and the rules behind them"),
             ("validation", "Validation"), ("warnings", "Warnings"),
             ("reproducibility", "Reproducibility"))
-HISTOGRAM_MAX_BYTES = 512 * 1024 * 1024  # re-read the input for the target histogram up to this
 
 
 # --- the public verbs ---------------------------------------------------------------------------
@@ -109,7 +111,7 @@ def write_report(rec: Recommendation, path: str | os.PathLike) -> Path:
             _publish_markdown(target, text, folder, pictures)
         else:
             text = render(rec, fmt)
-            _write_atomic(target, (text + "\n").encode("utf-8"))
+            write_atomic(target, (text + "\n").encode("utf-8"))
     except OSError as exc:
         raise AdvisorError(f"Cannot write report {target}: {exc.strerror or exc}.") from exc
     return target
@@ -148,13 +150,13 @@ def _pictures(rec: Recommendation) -> list[Picture]:
             f"{'Rows with each label' if multilabel else 'Rows per class'}; the minority "
             f"({p.minority_class}) is highlighted.")
     else:
-        values, caption = _target_values(rec)
         add("target_distribution",
             plots.target_distribution(
-                values, p.target_outlier_low, p.target_outlier_high, p.target_median,
+                p.target_histogram_edges, p.target_histogram_counts, p.target_outlier_low,
+                p.target_outlier_high, p.target_median,
                 {"min": p.target_min, "max": p.target_max, "median": p.target_median,
-                 "mad": p.target_mad}, integer=p.task == "count"),
-            f"Distribution of the target {p.target}", caption)
+                 "mad": p.target_mad}),
+            f"Distribution of the target {p.target}", _histogram_caption(rec))
     add("missing_values", plots.missing_values(p.feature_names, p.feature_missing_fractions),
         "Missing values per feature", "Share of missing cells in each feature that has any.")
     rows = [r.to_dict() for r in v.candidates]
@@ -169,36 +171,15 @@ def _pictures(rec: Recommendation) -> list[Picture]:
     return out
 
 
-def _target_values(rec: Recommendation) -> tuple[list[float] | None, str]:
-    """The target column from the input file, when it is at hand and unchanged (same sha256).
-
-    The profile keeps summary statistics, not the values; without the file the picture falls
-    back to those statistics.
-    """
-    fences = "Dashed lines: the outlier fences (modified z-score 3.5); solid: the median."
-    path = rec.input.path
-    fallback = (None, "The input file was not at hand (or changed since the run), so this shows "
-                      "the profile's summary statistics instead of a histogram. " + fences)
-    if not path or not os.path.isfile(path) or os.path.getsize(path) > HISTOGRAM_MAX_BYTES:
-        return fallback
-    try:
-        with open(path, "rb") as handle:
-            if hashlib.file_digest(handle, "sha256").hexdigest() != rec.input.sha256:
-                return fallback
-        import pandas as pd
-
-        from advisor.profiling.loading import load_table
-
-        column = load_table(path)[rec.profile.target]
-        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")
-    except (AdvisorError, OSError, KeyError, ValueError, TypeError):
-        # The histogram is a nicety: a file that no longer reads as it did still gets a report.
-        return fallback
-    finite = [float(x) for x in values if math.isfinite(x)]
-    if not finite:
-        return fallback
-    return finite, (f"Histogram of the target over {len(finite):,} rows of "
-                              f"{rec.input.path}. " + fences)
+def _histogram_caption(rec: Recommendation) -> str:
+    p = rec.profile
+    fences = (f"Dashed lines: the outlier fences (modified z-score {OUTLIER_Z:g}); solid: the "
+              "median.")
+    if not p.target_histogram_counts:  # a result saved before profiles kept the histogram
+        return ("The profile holds no histogram of the target, so this shows its summary "
+                "statistics. " + fences)
+    return (f"Histogram of the target over {sum(p.target_histogram_counts):,} rows; values "
+            "beyond the end bins are counted in them. " + fences)
 
 
 # --- the view both templates walk ---------------------------------------------------------------
@@ -271,47 +252,60 @@ def _fact_rows(rec: Recommendation) -> list[tuple[str, str, str]]:
         ("Rows", "n_rows", f"{p.n_rows:,} used of {p.n_rows_total:,}"
          + (f" ({p.n_rows_dropped:,} dropped: target missing)" if p.n_rows_dropped else "")),
     ]
-    if p.is_classification:
-        noun = "Labels" if p.task == "multilabel" else "Classes"
-        rows += [
-            (noun, "n_classes", number(p.n_classes)),
-            ("Minority", "minority_fraction",
-             f"{p.minority_class} — {number(p.minority_count)} rows "
-             f"({percent(p.minority_fraction)})"),
-            ("Imbalance ratio (majority / minority)", "imbalance_ratio", number(p.imbalance_ratio)),
-        ]
-        if p.positive_class is not None:
-            rows.append(("Positive class", "positive_class", str(p.positive_class)))
-        if p.entropy_imbalance is not None:
-            rows.append(("Entropy imbalance (0 = balanced)", "entropy_imbalance",
-                         number(p.entropy_imbalance)))
-        if p.n_small_classes:
-            rows.append(("Classes too small to split", "n_small_classes",
-                         number(p.n_small_classes)))
-        if p.label_cardinality is not None:
-            rows.append(("Labels per row", "label_cardinality", number(p.label_cardinality)))
-    else:
-        rows += [
-            ("Mean · std", "target_mean", f"{number(p.target_mean)} · {number(p.target_std)}"),
-            ("Median · MAD", "target_median",
-             f"{number(p.target_median)} · {number(p.target_mad)}"),
-            ("Range", "target_min", f"[{number(p.target_min)}, {number(p.target_max)}]"),
-            ("Skewness", "target_skewness", number(p.target_skewness)),
-            ("Excess kurtosis", "target_excess_kurtosis", number(p.target_excess_kurtosis)),
-            ("Outliers (modified z-score > 3.5)", "target_outlier_fraction",
-             f"{percent(p.target_outlier_fraction)} outside [{number(p.target_outlier_low)}, "
-             f"{number(p.target_outlier_high)}]"),
-            ("Zeros", "target_zero_fraction", percent(p.target_zero_fraction)),
-        ]
-        if p.target_dispersion is not None:
-            rows.append(("Dispersion (variance / mean)", "target_dispersion",
-                         number(p.target_dispersion)))
-        if p.target_decades is not None:
-            rows.append(("Decades spanned", "target_decades", number(p.target_decades)))
+    rows += _class_rows(p) if p.is_classification else _value_rows(p)
+    return rows + _feature_fact_rows(p)
+
+
+def _class_rows(p) -> list[tuple[str, str, str]]:
+    """Key facts of a classification target."""
+    noun = "Labels" if p.task == "multilabel" else "Classes"
+    rows = [
+        (noun, "n_classes", number(p.n_classes)),
+        ("Minority", "minority_fraction",
+         f"{p.minority_class} — {number(p.minority_count)} rows "
+         f"({percent(p.minority_fraction)})"),
+        ("Imbalance ratio (majority / minority)", "imbalance_ratio", number(p.imbalance_ratio)),
+    ]
+    if p.positive_class is not None:
+        rows.append(("Positive class", "positive_class", str(p.positive_class)))
+    if p.entropy_imbalance is not None:
+        rows.append(("Entropy imbalance (0 = balanced)", "entropy_imbalance",
+                     number(p.entropy_imbalance)))
+    if p.n_small_classes:
+        rows.append(("Classes too small to split", "n_small_classes",
+                     number(p.n_small_classes)))
+    if p.label_cardinality is not None:
+        rows.append(("Labels per row", "label_cardinality", number(p.label_cardinality)))
+    return rows
+
+
+def _value_rows(p) -> list[tuple[str, str, str]]:
+    """Key facts of a regression or count target."""
+    rows = [
+        ("Mean · std", "target_mean", f"{number(p.target_mean)} · {number(p.target_std)}"),
+        ("Median · MAD", "target_median",
+         f"{number(p.target_median)} · {number(p.target_mad)}"),
+        ("Range", "target_min", f"[{number(p.target_min)}, {number(p.target_max)}]"),
+        ("Skewness", "target_skewness", number(p.target_skewness)),
+        ("Excess kurtosis", "target_excess_kurtosis", number(p.target_excess_kurtosis)),
+        (f"Outliers (modified z-score > {OUTLIER_Z:g})", "target_outlier_fraction",
+         f"{percent(p.target_outlier_fraction)} outside [{number(p.target_outlier_low)}, "
+         f"{number(p.target_outlier_high)}]"),
+        ("Zeros", "target_zero_fraction", percent(p.target_zero_fraction)),
+    ]
+    if p.target_dispersion is not None:
+        rows.append(("Dispersion (variance / mean)", "target_dispersion",
+                     number(p.target_dispersion)))
+    if p.target_decades is not None:
+        rows.append(("Decades spanned", "target_decades", number(p.target_decades)))
+    return rows
+
+
+def _feature_fact_rows(p) -> list[tuple[str, str, str]]:
+    """Key facts of the features and the rows."""
     kinds = [f"{getattr(p, f'n_{k}_features')} {k}"
-             for k in ("numeric", "categorical", "text", "datetime", "constant")
-             if getattr(p, f"n_{k}_features")]
-    rows += [
+             for k in KINDS if getattr(p, f"n_{k}_features")]
+    rows = [
         ("Features", "n_features", f"{p.n_features} ({', '.join(kinds) or 'none'})"),
         ("Missing cells · rows with any missing", "missing_cell_fraction",
          f"{percent(p.missing_cell_fraction)} · {percent(p.rows_with_missing_fraction)}"),
@@ -425,14 +419,14 @@ def md_text(value: Any) -> str:
     end a table cell or open an HTML tag backslash-escaped."""
     if isinstance(value, Markdown):
         return value
-    text = re.sub(r"\s+", " ", _display(value))
+    text = re.sub(r"\s+", " ", display(value))
     text = _MD_PUNCTUATION.sub(lambda m: "\\" + m.group(0), text)
     return _MD_LINE_START.sub(r"\\\1", text)
 
 
 def md_code(value: Any) -> Markdown:
     """An inline code span that survives any backticks inside and table cell borders."""
-    text = " ".join(_display(value).split()).replace("|", "\\|")
+    text = " ".join(display(value).split()).replace("|", "\\|")
     if not text:
         return Markdown("")
     ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
@@ -445,16 +439,6 @@ def md_fence(value: Any, language: str = "") -> Markdown:
     text = str(value).rstrip("\n")
     fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     return Markdown(f"{fence}{language}\n{text}\n{fence}")
-
-
-def _display(value: Any) -> str:
-    if isinstance(value, (bool, type(None))) or isinstance(value, (int, float)):
-        return number(value)
-    return str(value)
-
-
-def _signed(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:+.3g}"
 
 
 def _md_finalize(value: Any) -> str:
@@ -471,7 +455,7 @@ def _environment(markdown: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(number=number, percent=percent, display=_display, signed=_signed)
+    env.filters.update(number=number, percent=percent, display=display, signed=signed)
     if markdown:
         env.filters.update(code=md_code, fence=md_fence)
     return env
@@ -506,26 +490,7 @@ def _markdown(rec: Recommendation, folder: str | None,
     return _template("report.md.j2").render(_view(rec, links, with_pictures=folder is not None))
 
 
-# --- writing files atomically --------------------------------------------------------------------
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a report is a normal file
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+# --- Markdown's pictures, swapped in whole (files go through advisor.base.files) ----------------
 
 
 def _check_picture_folder(folder: Path) -> None:
@@ -550,14 +515,14 @@ def _publish_markdown(path: Path, text: str, folder: Path, pictures: list[Pictur
     try:
         for p in pictures:
             (staged / f"{p.name}.png").write_bytes(p.png)
-        os.chmod(staged, 0o777 & ~_umask())
+        os.chmod(staged, 0o777 & ~umask())
         if folder.exists():
             retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{folder.name}.old."))
             os.replace(folder, retired / folder.name)
         if pictures:
             os.replace(staged, folder)
             placed = True
-        _write_atomic(path, text.encode("utf-8"))
+        write_atomic(path, text.encode("utf-8"))
     except BaseException:
         if placed:
             shutil.rmtree(folder, ignore_errors=True)

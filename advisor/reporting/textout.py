@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-from advisor.profiling.profiler import DatasetProfile
+from advisor.base.text import number, percent
+from advisor.profiling.features import KINDS
+from advisor.profiling.profiler import OUTLIER_Z, DatasetProfile
 
 FEATURE_NAME_WIDTH = 28  # names pad to the longest up to this; longer ones are never cut
-
-
-def number(x, digits: int = 3) -> str:
-    """A compact, human number: 3 significant digits, thousands separated, no float noise."""
-    if x is None:
-        return "n/a"
-    if isinstance(x, bool):
-        return str(x).lower()
-    if isinstance(x, int):
-        return f"{x:,}"
-    if x == 0:
-        return "0"
-    if abs(x) >= 10 ** digits:
-        return f"{x:,.0f}"
-    if abs(x) < 10 ** -(digits + 1):
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}"
-
-
-def percent(x) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x:.1%}" if x >= 0.001 or x == 0 else f"{x:.2%}"
 
 
 def format_profile(p: DatasetProfile) -> str:
@@ -42,7 +21,7 @@ def format_profile(p: DatasetProfile) -> str:
     lines += _class_lines(p) if p.is_classification else _value_lines(p)
     kinds = [
         f"{getattr(p, f'n_{k}_features')} {k}"
-        for k in ("numeric", "categorical", "text", "datetime", "constant")
+        for k in KINDS
         if getattr(p, f"n_{k}_features")
     ]
     lines.append(f"Features: {p.n_features} ({', '.join(kinds) or 'none'}); missing cells "
@@ -97,7 +76,7 @@ def _value_lines(p: DatasetProfile) -> list[str]:
         + (f" · dispersion (var/mean) {number(p.target_dispersion)}" if p.target_dispersion is not None else "")
         + (f" · spans {number(p.target_decades)} decades" if p.target_decades is not None else ""),
         f"  outliers {percent(p.target_outlier_fraction)} outside "
-        f"[{number(p.target_outlier_low)}, {number(p.target_outlier_high)}] (modified z-score > 3.5)",
+        f"[{number(p.target_outlier_low)}, {number(p.target_outlier_high)}] (modified z-score > {OUTLIER_Z:g})",
     ]
     return lines
 

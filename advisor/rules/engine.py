@@ -33,8 +33,10 @@ import yaml
 
 from advisor.base.conditions import OPS, ORDERED_OPS, holds
 from advisor.base.errors import AdvisorError
+from advisor.base.files import write_atomic
 from advisor.base.records import Record, plain
 from advisor.base.suggest import did_you_mean
+from advisor.base.text import show
 from advisor.criteria.metrics import METRICS
 from advisor.criteria.options import MODELS, OUTPUTS
 from advisor.criteria.statement import DOMAINS, Criteria
@@ -214,8 +216,13 @@ class RuleBook:
         self.domains = domains
 
     @classmethod
-    def load(cls, paths: list[str | Path] | tuple = (), defaults: bool = True) -> RuleBook:
-        """The shipped rules (unless ``defaults=False``) and then each user file, in order."""
+    def load(cls, paths: list[str | Path] | tuple = (), defaults: bool = True,
+             cache: bool | str | os.PathLike = True) -> RuleBook:
+        """The shipped rules (unless ``defaults=False``) and then each user file, in order.
+
+        ``cache``: where validated rules are kept between runs, as for the trials (``False``:
+        parse afresh and write nothing; see :func:`advisor.base.cache.cache_root`).
+        """
         sources: list[tuple[str, str]] = []
         shipped: dict[Path, int] = {}  # a default file's location -> its index in sources
         if defaults:
@@ -234,7 +241,7 @@ class RuleBook:
                 continue
             sources.append((os.fspath(given), path.read_text(encoding="utf-8")))
         files = tuple((name, hashlib.sha256(text.encode()).hexdigest()) for name, text in sources)
-        rules, domains = _validated(tuple(sources), files)
+        rules, domains = _validated(tuple(sources), files, cache)
         return cls(rules, files, domains)
 
     def check_examples(self, rules: list[Rule] | None = None) -> list[str]:
@@ -313,12 +320,13 @@ def default_rules_folder():
 
 
 # Validated rules by their sources' names and hashes, the catalogue and the package version, in
-# memory and on disk: PyYAML's constructor is pure Python, and parsing the defaults on every
-# run would cost more than matching them does.
+# memory and (unless the run's cache is off) on disk: PyYAML's constructor is pure Python, and
+# parsing the defaults on every run would cost more than matching them does.
 _VALIDATED: dict[str, tuple[tuple[Rule, ...], tuple[str, ...]]] = {}
 
 
-def _validated(sources: tuple[tuple[str, str], ...], files) -> tuple[tuple[Rule, ...], tuple]:
+def _validated(sources: tuple[tuple[str, str], ...], files,
+               cache: bool | str | os.PathLike = True) -> tuple[tuple[Rule, ...], tuple]:
     from advisor.base.version import __version__
 
     catalogue = sorted((key, spec.tasks, tuple((p.name, p.low, p.high, p.low_open, p.high_open)
@@ -328,7 +336,7 @@ def _validated(sources: tuple[tuple[str, str], ...], files) -> tuple[tuple[Rule,
     key = hashlib.sha256(repr((__version__, files, catalogue, facts)).encode()).hexdigest()[:32]
     if key in _VALIDATED:
         return _VALIDATED[key]
-    path = _cache_path(key)
+    path = _cache_path(key, cache)
     if path is not None and path.is_file():
         try:
             _VALIDATED[key] = pickle.loads(path.read_bytes())
@@ -350,40 +358,19 @@ def _validated(sources: tuple[tuple[str, str], ...], files) -> tuple[tuple[Rule,
             rules.append(rule)
     _VALIDATED[key] = (tuple(rules), domains)
     if path is not None:
-        _write_atomically(path, pickle.dumps(_VALIDATED[key]))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, pickle.dumps(_VALIDATED[key]))
+        except OSError:
+            pass  # an unwritable cache costs speed, never correctness
     return _VALIDATED[key]
 
 
-def _cache_path(key: str) -> Path | None:
+def _cache_path(key: str, cache: bool | str | os.PathLike = True) -> Path | None:
     from advisor.base.cache import cache_root
 
-    root = cache_root(True)
+    root = cache_root(cache)
     return None if root is None else root / "rules" / f"{key}.pickle"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    import tempfile
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-            handle.write(data)
-        os.replace(handle.name, path)
-    except OSError:
-        pass  # an unwritable cache costs speed, never correctness
-
-
-def show(value) -> str:
-    """A value as rules texts print it: 3 significant digits, lists bracketed."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show(v) for v in value) + "]"
-    if value is None:
-        return "n/a"
-    return str(value)
 
 
 # --- loading and validation ---------------------------------------------------------------------
@@ -487,16 +474,7 @@ def _rule(name: str, index: int, item, criterion: str, schema: dict[str, FactTyp
     own = item.get("criterion", criterion)
     if own != criterion:
         fail("criterion", f"'{own}' differs from the file's criterion '{criterion}'")
-    when = item.get("when")
-    if not isinstance(when, dict) or not when:
-        fail("when", "empty condition; a rule needs at least one 'fact: {op: value}'")
-    conditions = []
-    for fact, tests in when.items():
-        _check_fact(fail, f"when.{fact}", fact, schema)
-        if not isinstance(tests, dict) or not tests:
-            fail(f"when.{fact}", "expected a mapping of operator to value, e.g. {lt: 0.1}")
-        for op, value in tests.items():
-            conditions.append(_condition(fail, f"when.{fact}.{op}", fact, op, value, schema[fact]))
+    conditions = _conditions(fail, item.get("when"), schema)
     suggest = item.get("suggest") or []
     exclude = item.get("exclude") or []
     if not suggest and not exclude:
@@ -517,7 +495,31 @@ def _rule(name: str, index: int, item, criterion: str, schema: dict[str, FactTyp
     references = item.get("references") or []
     if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
         fail("references", "expected a list of texts")
-    examples = item.get("examples")
+    examples = _examples(fail, item.get("examples"), schema)
+    return Rule(
+        id=rule_id, title=item["title"].strip(), criterion=criterion, when=conditions,
+        suggest=suggestions, exclude=tuple(exclude), because=" ".join(because.split()),
+        references=tuple(references), fires_example=dict(examples["fires"]),
+        quiet_example=dict(examples["does_not_fire"]), source=name,
+    )
+
+
+def _conditions(fail, when, schema: dict[str, FactType]) -> tuple[Condition, ...]:
+    """The checked conditions of a rule's ``when``: ``fact: {op: value}`` mappings."""
+    if not isinstance(when, dict) or not when:
+        fail("when", "empty condition; a rule needs at least one 'fact: {op: value}'")
+    conditions = []
+    for fact, tests in when.items():
+        _check_fact(fail, f"when.{fact}", fact, schema)
+        if not isinstance(tests, dict) or not tests:
+            fail(f"when.{fact}", "expected a mapping of operator to value, e.g. {lt: 0.1}")
+        for op, value in tests.items():
+            conditions.append(_condition(fail, f"when.{fact}.{op}", fact, op, value, schema[fact]))
+    return tuple(conditions)
+
+
+def _examples(fail, examples, schema: dict[str, FactType]) -> dict:
+    """A rule's ``examples``: facts it ``fires`` on and facts it ``does_not_fire`` on, checked."""
     if not isinstance(examples, dict) or set(examples) != {"fires", "does_not_fire"}:
         fail("examples", "expected 'fires' and 'does_not_fire', each a mapping of facts")
     for kind in ("fires", "does_not_fire"):
@@ -527,12 +529,7 @@ def _rule(name: str, index: int, item, criterion: str, schema: dict[str, FactTyp
         for fact, value in example.items():
             _check_fact(fail, f"examples.{kind}.{fact}", fact, schema)
             _check_value(fail, f"examples.{kind}.{fact}", value, schema[fact], allow_none=True)
-    return Rule(
-        id=rule_id, title=item["title"].strip(), criterion=criterion, when=tuple(conditions),
-        suggest=suggestions, exclude=tuple(exclude), because=" ".join(because.split()),
-        references=tuple(references), fires_example=dict(examples["fires"]),
-        quiet_example=dict(examples["does_not_fire"]), source=name,
-    )
+    return examples
 
 
 def _check_fact(fail, key: str, fact, schema) -> None:

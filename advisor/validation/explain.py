@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from advisor.base.text import signed
 from advisor.validation.budget import MAX_ROUNDS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,10 +23,6 @@ STATUS_TITLES = {
 }
 
 
-def signed(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:+.3g}"
-
-
 def _interval(v: Validation) -> str:
     c = v.vs_baseline
     if c is None or c.ci_low is None:
@@ -35,6 +32,11 @@ def _interval(v: Validation) -> str:
             f"{c.n_trials} paired trials")
 
 
+def failures(broken: dict[str, str]) -> str:
+    """``crossentropy failed (ValueError: …); focal diverged at epoch 3``."""
+    return "; ".join(f"{loss} {why}" for loss, why in broken.items())
+
+
 def _trial_sentence(v: Validation, broken: dict[str, str]) -> str:
     metric, base, c = v.metric_title, v.baseline, v.vs_baseline
     if v.status == "improved":
@@ -42,7 +44,7 @@ def _trial_sentence(v: Validation, broken: dict[str, str]) -> str:
                 f"{c.diff_mean:.3g} ({_interval(v)}).")
     if v.status == "baseline-best" and c is None:
         return (f"Baseline best: every alternative diverged or failed "
-                f"({'; '.join(f'{k} {w}' for k, w in broken.items() if k != base)}); the baseline "
+                f"({failures({k: w for k, w in broken.items() if k != base})}); the baseline "
                 f"{base} trained.")
     if v.status == "baseline-best":
         return (f"Baseline best: {base} beats every alternative on {metric} beyond noise; the "
@@ -52,12 +54,16 @@ def _trial_sentence(v: Validation, broken: dict[str, str]) -> str:
                 f"{v.recommended} is the best working candidate on {metric}, compared with no "
                 "baseline.")
     if v.status == "inconclusive":
+        if base in broken:  # no budget buys a comparison with a baseline that does not train
+            return (f"Inconclusive: nothing to compare with — {failures(broken)}; keeping the "
+                    f"baseline {base}, untested.")
         need = v.plan.minimum_budget_seconds if v.plan is not None else None
         settle = (f" A --budget of about {need:g} s would run the minimum design (the baseline "
                   "and one alternative on every fold, twice)." if need else "")
         n = c.n_trials if c is not None else 0
+        gone = f" ({failures(broken)})" if broken else ""
         return (f"Inconclusive: only {n} paired trial(s) of the baseline {base} and an "
-                f"alternative finished — too few to compare; keeping the baseline.{settle}")
+                f"alternative finished{gone} — too few to compare; keeping the baseline.{settle}")
     # tied
     if c is None:
         return f"Tied: no alternative could be compared with the baseline {base}; keep it."
