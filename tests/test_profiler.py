@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,20 @@ def test_regression_facts_and_outlier_rule():
     assert p.target_skewness > 5 and p.target_excess_kurtosis > 20
     assert p.target_zero_fraction == 0 and p.target_bounded_unit is False
     assert p.target_dispersion is None  # only for counts
+
+
+def test_skewness_and_kurtosis_are_scipys_population_moments():
+    from scipy import stats
+
+    y = np.random.default_rng(3).lognormal(0, 1, 500)
+    p = advisor.profile(_table(n=500, y=y), "y")
+    assert (p.target_skewness, p.target_excess_kurtosis) == (stats.skew(y), stats.kurtosis(y))
+    # Values too nearly equal for their size: scipy measures no shape (NaN); the profile says 0.
+    near = 1e10 + np.array([0.0, 1e-6, 2e-6, 5e-6, 0.0, 3e-6] * 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = advisor.profile(_table(n=30, y=near), "y", task="regression")
+    assert (p.target_skewness, p.target_excess_kurtosis) == (0.0, 0.0)
 
 
 def test_count_facts():
@@ -165,6 +180,17 @@ def test_multilabel_columns_and_delimited_sets_agree():
     assert dict(zip(delimited.class_labels, delimited.class_counts))["b"] == b.sum()
     assert columns.minority_fraction == pytest.approx(b.mean())
     assert columns.label_cardinality == pytest.approx((a.astype(int) + b).mean())
+
+
+def test_label_sets_become_sorted_0_1_columns():
+    from advisor.profiling.target import clean_target
+
+    frame = pd.DataFrame({"tags": ["b | a", "a", " c|a ", "b", "a||", "c"] * 5})
+    data = clean_target(frame, ("tags",), task="multilabel")
+    assert data.label_separator == "|" and data.names == ("a", "b", "c")
+    assert list(data.values.dtypes) == [np.dtype("int64")] * 3
+    assert data.values.iloc[:6].to_numpy().tolist() == [[1, 1, 0], [1, 0, 0], [1, 0, 1],
+                                                         [0, 1, 0], [1, 0, 0], [0, 0, 1]]
 
 
 def test_json_round_trip_and_determinism():

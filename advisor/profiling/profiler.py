@@ -25,8 +25,10 @@ import pandas as pd
 
 from advisor.base.errors import AdvisorError
 from advisor.base.records import Record
-from advisor.profiling.features import describe_features
+from advisor.profiling.features import KINDS, describe_features
 from advisor.profiling.loading import SourceFormat, load_table
+from advisor.profiling.notes import data_warnings
+from advisor.profiling.streaming import exact_facts, scan, streams
 from advisor.profiling.target import (
     CLASSIFICATION_TASKS,
     VALUE_TASKS,
@@ -130,6 +132,8 @@ class DatasetProfile(Record):
     sample_rows: int
     seed: int
     warnings: tuple[str, ...]
+    # Streaming profiles: the fields read from the sample of sample_rows rows (None in memory).
+    facts_from_sample: tuple[str, ...] | None = None
 
     @property
     def is_classification(self) -> bool:
@@ -137,14 +141,34 @@ class DatasetProfile(Record):
 
 
 def profile(data: pd.DataFrame | str | os.PathLike, target: str | list[str] | None = None,
-            task: str | None = None, *, encoding: str | None = None, seed: int = 0) -> DatasetProfile:
+            task: str | None = None, *, encoding: str | None = None, seed: int = 0,
+            memory_limit_mb: float | None = None) -> DatasetProfile:
     """Profile a DataFrame or a file. ``target`` is a column, ``"a,b,c"`` or a list (multilabel).
 
     ``task`` overrides the inferred task (it is checked against the data, not trusted). Raises
-    :class:`advisor.AdvisorError` with a one-line message for bad input.
+    :class:`advisor.AdvisorError` with a one-line message for bad input. A directory or glob of
+    shards, or one file too large for ``memory_limit_mb``, is profiled in one streaming pass
+    (:func:`profile_streamed`).
     """
+    if isinstance(data, (str, os.PathLike)) and streams(data, memory_limit_mb):
+        return profile_streamed(data, target, task, encoding=encoding, seed=seed)[0]
     frame, source, fmt = _as_frame(data, encoding)
     return profile_frame(frame, target, task, source=source, source_format=fmt, seed=seed)
+
+
+def profile_streamed(path: str | os.PathLike, target=None, task: str | None = None, *,
+                     encoding: str | None = None, seed: int = 0, keep_rows=0):
+    """Profile shards or a large file in one pass over record batches: the profile of the pass's
+    seeded sample, with every fact the pass knows exactly put in (see
+    :mod:`advisor.profiling.streaming`). Returns ``(profile, trials' sample)``; the sample holds
+    ``keep_rows`` rows (or ``keep_rows(megabytes per row)``), None when that is 0."""
+    found = scan(path, target, task, seed=seed, keep_rows=keep_rows, encoding=encoding)
+    sampled = profile_frame(found.sample, found.target, found.call.task, source=found.source,
+                            source_format=found.source_format, seed=seed)
+    classes = (_class_facts(found.class_counts(), found.call.task)
+               if found.call.task in ("binary", "multiclass") else {})
+    exact = exact_facts(found, sampled, classes, min_class_rows=MIN_CLASS_ROWS)
+    return sampled.replace(**exact), found.trial_sample
 
 
 def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
@@ -155,17 +179,8 @@ def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
         raise AdvisorError(f"Input {source} has no rows or no columns; expected a table with data.")
     frame = frame.rename(columns=str) if not all(isinstance(c, str) for c in frame.columns) else frame
     names = resolve_target(frame, target, source)
-    warnings: list[str] = []
-    if target is None:
-        warnings.append(f"No target given: profiled '{names[0]}'. Pass --target to choose.")
     data = clean_target(frame, names, source, task)
-    warnings.extend(data.warnings)
     call = infer_task(data.values, ",".join(names), source, forced=task)
-    if call.ambiguous:
-        warnings.append(
-            f"Task call is ambiguous: {call.task} (confidence {call.confidence:.2f}), could be "
-            f"{call.alternative}: {call.reason} Pass --task to decide."
-        )
     features = frame.drop(columns=list(names))
     if not data.keep.all():
         features = features[data.keep]
@@ -174,32 +189,12 @@ def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
     values = data.values
     target_facts = _target_facts(values, call)
     class_facts = _class_facts(values, call.task)
-    if class_facts.get("n_small_classes"):
-        small = [
-            f"{label!r} ({count} rows)"
-            for label, count in zip(class_facts["class_labels"], class_facts["class_counts"])
-            if count < MIN_CLASS_ROWS
-        ]
-        warnings.append(
-            f"Classes too small to validate on (< {MIN_CLASS_ROWS} rows): {', '.join(small[:10])}. "
-            "Folds will hold very few of them; merge rare classes or collect more rows."
-        )
-    kinds = facts.kinds
-    for name, fraction in zip(facts.names, facts.missing_fractions):
-        if fraction > 0.5:
-            warnings.append(f"Feature '{name}' is {fraction:.0%} missing.")
-    if facts.conflicting_label_fraction and facts.conflicting_label_fraction > 0.01:
-        warnings.append(
-            f"{facts.conflicting_label_fraction:.1%} of sampled rows share identical features with "
-            "a row of another label: a sign of label noise."
-        )
-    if facts.identifier_columns:
-        warnings.append(
-            f"Columns that look like row identifiers (every value distinct): "
-            f"{', '.join(facts.identifier_columns)}; trials leave them out."
-        )
-    if len(values) < 100:
-        warnings.append(f"Only {len(values)} rows with a target: validation trials will be noisy.")
+    warnings = data_warnings(
+        target=names[0], target_given=target is not None, cleaning=data.warnings, call=call,
+        class_labels=class_facts.get("class_labels"), class_counts=class_facts.get("class_counts"),
+        min_class_rows=MIN_CLASS_ROWS, feature_names=facts.names,
+        missing_fractions=facts.missing_fractions, identifier_columns=facts.identifier_columns,
+        conflicting_label_fraction=facts.conflicting_label_fraction, n_rows=len(values))
     return DatasetProfile(
         source=source,
         source_format=source_format,
@@ -216,12 +211,21 @@ def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
         task_alternative=call.alternative,
         task_reason=call.reason,
         task_source=call.source,
+        **_feature_fields(facts),
+        seed=seed,
+        label_separator=data.label_separator,
+        warnings=tuple(warnings),
+        **target_facts,
+        **class_facts,
+    )
+
+
+def _feature_fields(facts) -> dict[str, Any]:
+    """The profile's fields about the features, from :func:`describe_features`' facts."""
+    kinds = facts.kinds
+    return dict(
         n_features=len(facts.names),
-        n_numeric_features=kinds.count("numeric"),
-        n_categorical_features=kinds.count("categorical"),
-        n_text_features=kinds.count("text"),
-        n_datetime_features=kinds.count("datetime"),
-        n_constant_features=kinds.count("constant"),
+        **{f"n_{kind}_features": kinds.count(kind) for kind in KINDS},
         feature_names=facts.names,
         feature_kinds=kinds,
         feature_missing_fractions=facts.missing_fractions,
@@ -235,11 +239,6 @@ def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
         duplicate_row_fraction=facts.duplicate_row_fraction,
         conflicting_label_fraction=facts.conflicting_label_fraction,
         sample_rows=facts.sample_rows,
-        seed=seed,
-        label_separator=data.label_separator,
-        warnings=tuple(warnings),
-        **target_facts,
-        **class_facts,
     )
 
 
@@ -287,8 +286,14 @@ def _target_facts(values, call: TaskCall) -> dict[str, Any]:
     v = values.to_numpy(dtype="float64")
     integer = bool(np.all(v == np.round(v)))
     base.update(target_integer_valued=integer, target_non_negative=bool(v.min() >= 0))
-    if call.task not in VALUE_TASKS:
-        return base
+    if call.task in VALUE_TASKS:
+        base.update(_value_facts(v, call.task, integer))
+    return base
+
+
+def _value_facts(v: np.ndarray, task: str, integer: bool) -> dict[str, Any]:
+    """The distribution of a regression or count target: moments, robust scale, outlier fences
+    (modified z-score), zeros, dispersion, decades spanned, and its histogram."""
     median = float(np.median(v))
     deviations = np.abs(v - median)
     mad = float(np.median(deviations))
@@ -299,16 +304,14 @@ def _target_facts(values, call: TaskCall) -> dict[str, Any]:
     else:
         outliers, low, high = 0.0, median, median
     mean, std = float(v.mean()), float(v.std())
-    centred = v - mean
-    skew = float((centred**3).mean() / std**3) if std > 0 else 0.0
-    kurt = float((centred**4).mean() / std**4 - 3.0) if std > 0 else 0.0
+    skew, kurt = _shape(v, std)
     positive = v[v > 0]
     decades = None
     if len(positive) >= 2 and v.min() >= 0:
         q01, q99 = np.quantile(positive, [0.01, 0.99])
         decades = float(math.log10(q99 / q01)) if q01 > 0 else None
     edges, counts = _histogram(v, low, high, integer)
-    base.update(
+    return dict(
         target_histogram_edges=edges,
         target_histogram_counts=counts,
         target_mean=mean,
@@ -325,10 +328,26 @@ def _target_facts(values, call: TaskCall) -> dict[str, Any]:
         target_outlier_high=high,
         target_zero_fraction=float((v == 0).mean()),
         target_bounded_unit=bool(v.min() >= 0 and v.max() <= 1),
-        target_dispersion=float(v.var() / mean) if call.task == "count" and mean > 0 else None,
+        target_dispersion=float(v.var() / mean) if task == "count" and mean > 0 else None,
         target_decades=decades,
     )
-    return base
+
+
+def _shape(v: np.ndarray, std: float) -> tuple[float, float]:
+    """Skewness and excess kurtosis (population moments: scipy's defaults); 0 for a constant, and
+    for values so nearly equal against their size that scipy finds no shape to measure (NaN)."""
+    if std <= 0:
+        return 0.0, 0.0
+    import warnings
+
+    from scipy import stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's "catastrophic cancellation"
+        skew, kurt = float(stats.skew(v)), float(stats.kurtosis(v))
+    if not (math.isfinite(skew) and math.isfinite(kurt)):
+        return 0.0, 0.0
+    return skew, kurt
 
 
 def _histogram(v: np.ndarray, fence_low: float, fence_high: float, integer: bool):
