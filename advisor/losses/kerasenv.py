@@ -21,7 +21,7 @@ def import_keras(threads: int | None = None):
         if threads:
             os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
             os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-        _quiet_import()
+        quiet_import_tensorflow()
     import tensorflow as tf
 
     if "threads" not in _configured:
@@ -40,7 +40,9 @@ def import_keras(threads: int | None = None):
     return keras
 
 
-def _quiet_import() -> None:
+def quiet_import_tensorflow() -> None:
+    """Import TensorFlow with its start-up chatter sent to /dev/null; configures nothing, so
+    :func:`import_keras` can still set the thread counts before the runtime starts."""
     if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         import tensorflow  # noqa: F401
         return
