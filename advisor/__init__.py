@@ -23,6 +23,7 @@ _LAZY = {
     "Options": "advisor.criteria",
     "RuleBook": "advisor.rules",
     "Candidate": "advisor.rules",
+    "Client": "advisor.service.client",
     "register_loss": "advisor.losses.catalog",
     "Recommendation": "advisor.pipeline",
     "recommend": "advisor.pipeline",
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from advisor.losses.catalog import register_loss
     from advisor.pipeline import Recommendation, load_result, recommend
     from advisor.rules import Candidate, RuleBook
+    from advisor.service.client import Client
     from advisor.validation.validator import Validation, validate
 
 

@@ -141,6 +141,10 @@ def profile_command(path, target, task, encoding, seed, fmt):
               help="Trials in parallel (worker processes).")
 @click.option("--memory-limit-mb", type=click.FloatRange(min=0, min_open=True),
               help="Memory the trials may use; larger tables are sampled down.")
+@click.option("--scheduler", envvar="ADVISOR_SCHEDULER", show_envvar=True,
+              help="Run the trials on the Dask cluster whose scheduler is at this address "
+                   "(tcp://HOST:PORT; workers started with --nthreads 1). Needs "
+                   "pip install \"loss-advisor[dask]\".")
 @click.option("--encoding", help="Text encoding of the file (default UTF-8).")
 @click.option("--no-cache", is_flag=True, help="Do not reuse or store finished trials.")
 @click.option("--plan", "plan", type=click.Path(dir_okay=False, path_type=str),
@@ -255,3 +259,8 @@ def report_command(result, out):
     check_report_path(out)
     written = write_report(load_result(result), out)
     click.echo(f"Wrote {written}")
+
+
+from advisor.service.command import serve_command  # noqa: E402  (light: imports no web stack)
+
+main.add_command(serve_command)

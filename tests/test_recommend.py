@@ -67,9 +67,34 @@ def test_recommend_with_x_and_y(tmp_path):
 
     data = load_diabetes(as_frame=True)
     rec = advisor.recommend(data.data, data.target, budget=15, cache=tmp_path, candidates=2)
-    assert rec.profile.task == "regression" and rec.validation.metric in ("rmse", "mae")
+    assert rec.profile.task == "regression" and rec.validation.metric == "rmse"
+    assert (rec.validation.status, rec.recommendation.id) == ("tied", "mse")
+    assert [(r.id, r.status) for r in rec.validation.candidates] == [("mse", "recommended"),
+                                                                      ("mae", "tied")]
     assert rec.recommendation.output_activation == "linear"
     assert rec.to_dict()["recommendation"]["loss"] == rec.recommendation.loss
+
+
+@pytest.mark.slow
+def test_when_every_trial_fails_the_error_names_each_loss_and_its_exception(tmp_path):
+    built = []
+
+    def failing_model(n_features, output):
+        built.append(n_features)
+        if len(built) > 1:  # the plan sizes the network once; then every trial's build fails
+            raise RuntimeError("kaboom: this model cannot be built")
+        inputs = keras.Input((n_features,))
+        return keras.Model(inputs, output(keras.layers.Dense(4)(inputs)))
+
+    with pytest.raises(advisor.AdvisorError) as caught:
+        advisor.recommend(SAMPLE_DATA / "diagnosis.csv", "diagnosis", budget=15, candidates=2,
+                          cache=tmp_path, model_fn=failing_model)
+    message = str(caught.value)
+    assert message == (
+        "Every trialled candidate failed, so the trials measured nothing: weighted_crossentropy "
+        "failed (RuntimeError: kaboom: this model cannot be built); crossentropy failed "
+        "(RuntimeError: kaboom: this model cannot be built). Fix the cause, or pass --no-validate "
+        "(validate=False) for the rules' answer untested.")
 
 
 def test_no_validate_is_tensorflow_free_and_round_trips():

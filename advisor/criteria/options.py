@@ -42,6 +42,7 @@ class Options(Record):
     over_cost: float | None = None
     calibration: bool | None = None  # None: by domain
     encoding: str | None = None
+    scheduler: str | None = None  # a Dask scheduler's address (tcp://host:port): trials run there
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -57,20 +57,24 @@ def version_is_covered(version: str) -> bool:
     return version.split(".")[0] == str(VERIFIED_MAJOR)
 
 
-def verify_semantics(cache: bool | str | None = None) -> KerasSemantics:
+def verify_semantics(cache: bool | str | None = None, measure=None) -> KerasSemantics:
     """The installed Keras's measured behaviour; with a cache, measured once per Keras install
-    (keyed by its version and location), so later runs need not import TensorFlow for it."""
+    (keyed by its version and location), so later runs need not import TensorFlow for it.
+    ``measure``: what measures it when the cache has nothing (default :func:`measure_semantics`
+    here; a Dask run measures on a worker, where the trials import Keras)."""
     from advisor.base.cache import memory
 
+    measure = measure or measure_semantics
     store = memory(cache)
     if store is None:
-        return measure_semantics()
-    return store.cache(_measured_for)(installed_keras_version(), _install_stamp())
+        return measure()
+    return store.cache(_measured_for, ignore=["measure"])(installed_keras_version(),
+                                                          _install_stamp(), measure)
 
 
-def _measured_for(version: str, stamp: str) -> KerasSemantics:
+def _measured_for(version: str, stamp: str, measure) -> KerasSemantics:
     """Cached by its arguments: a Keras version and where/when it was installed."""
-    return measure_semantics()
+    return measure()
 
 
 def _install_stamp() -> str:

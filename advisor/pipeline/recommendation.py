@@ -21,6 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from advisor.base.errors import AdvisorError, UsageError
+from advisor.base.files import sha256_file
 from advisor.base.records import Record
 from advisor.base.suggest import did_you_mean
 from advisor.base.version import __version__
@@ -30,7 +31,8 @@ from advisor.losses.catalog import BASELINE_LOSSES, build_loss, configure, incom
 from advisor.losses.semantics import assumed_semantics, version_is_covered
 from advisor.pipeline.results import RESULT_KEYS, SAVE_HOW, load_plan, read_json
 from advisor.profiling.loading import SourceFormat, load_table
-from advisor.profiling.profiler import DatasetProfile, profile_frame
+from advisor.profiling.profiler import DatasetProfile, profile_frame, profile_streamed
+from advisor.profiling.streaming import open_table, streams
 from advisor.rules.engine import Candidate, Exclusion, RuleBook
 from advisor.validation.budget import Plan
 from advisor.validation.validator import Validation, skipped_validation
@@ -104,9 +106,11 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None,
     :class:`~advisor.criteria.options.Options` or its fields as keywords (``task``, ``domain``,
     ``metric``, ``model``, ``output``, ``budget``, ``validate``, ``candidates``, ``seed``,
     ``rules``, ``jobs``, ``memory_limit_mb``, ``fn_cost``/``fp_cost``,
-    ``under_cost``/``over_cost``, ``calibration``, ``encoding``), named as the CLI's options.
+    ``under_cost``/``over_cost``, ``calibration``, ``encoding``, ``scheduler``), named as the
+    CLI's options.
 
-    ``cache``: reuse and store finished trials (``False``, ``True`` or a folder).
+    ``cache``: reuse and store finished trials and validated rules (``False``, ``True`` or a
+    folder).
     ``model_fn(n_features, output)`` builds the user's own Keras model for the trials (see
     :mod:`advisor.validation.validator`). ``plan``: a saved result (its path) or a :class:`Plan`
     whose trials to replay exactly. ``progress``: ``True`` draws the trials on the terminal; a
@@ -120,14 +124,14 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None,
         tell("profiling", 0, 1)
         frame, prof, digest = _profiled(data, target, y, options)
         tell("matching", 0, 1)
-        book = RuleBook.load(options.rules)
+        book = RuleBook.load(options.rules, cache=cache)
         crit = criteria_for(prof, options, known_domains=book.domains)
         started = time.time()  # validation's budget counts importing TensorFlow for it
         semantics = assumed_semantics()
         if options.validate or model_fn is not None:
             from advisor.losses.semantics import verify_semantics
 
-            semantics = verify_semantics(cache)
+            semantics = verify_semantics(cache, measure=_measure_on(options.scheduler))
         matching = book.match(prof, crit, semantics)
         if not matching.candidates:
             raise AdvisorError(f"No rule suggested a loss for this {prof.task} target; check the "
@@ -186,12 +190,35 @@ def _progress_function(progress) -> Callable[[str, int, int], None]:
 def _profiled(data, target, y, options: Options) -> tuple[pd.DataFrame, DatasetProfile, str]:
     if y is None and target is not None and not _names_columns(target):
         y, target = target, None  # advisor.recommend(X, y): the second argument is the target
+    if y is None and isinstance(data, (str, os.PathLike)) and streams(data, options.memory_limit_mb):
+        return _streamed(data, target, options)
     frame, source, fmt, digest = _inputs(data, target, y, options.encoding)
     if y is not None:
         target = "target"
     prof = profile_frame(frame, target, options.task, source=source, source_format=fmt,
                          seed=options.seed)
     return frame, prof, digest
+
+
+def _streamed(data, target, options: Options) -> tuple[pd.DataFrame | None, DatasetProfile, str]:
+    """Shards, or a file too large for ``--memory-limit-mb``: one streaming pass profiles the
+    table and draws the trials' stratified sample, as many rows as ``row_cap`` allows for the
+    table's bytes per row (the trials' plan may cut it further). The digest covers every shard."""
+    from types import SimpleNamespace
+
+    from advisor.validation.validator import row_cap
+
+    limit = SimpleNamespace(memory_limit_mb=options.memory_limit_mb)
+
+    def keep_rows(mb_per_row: float) -> int:
+        return row_cap(SimpleNamespace(memory_mb=mb_per_row, n_rows_total=1), limit)[0]
+
+    prof, frame = profile_streamed(data, target, options.task, encoding=options.encoding,
+                                   seed=options.seed, keep_rows=keep_rows if options.validate else 0)
+    digest = hashlib.sha256()
+    for shard in open_table(data).files:
+        digest.update(f"{Path(shard).name}\x1f{_file_sha256(shard)}\n".encode())
+    return frame, prof, digest.hexdigest()
 
 
 def _warnings(prof: DatasetProfile, semantics) -> list[str]:
@@ -216,10 +243,36 @@ def _validated(frame, prof, crit, candidates, base, stated, semantics, options, 
     trialled = trial_set(ranked, options.candidates, base, prof, crit, semantics)
     validation = run_validation(frame, prof, crit, trialled, baseline=base.id, seed=options.seed,
                                 cache=cache, model_fn=model_fn, progress=tell, started=started,
-                                stated=stated.id if stated else None, replay=replay)
+                                stated=stated.id if stated else None, replay=replay,
+                                scheduler=options.scheduler)
+    _check_measured(validation)
     pool = _as_trialled(trialled + tuple(c for c in candidates if c not in trialled),
                         validation.plan, options.seed, prof)
     return validation, pool
+
+
+def _measure_on(scheduler: str | None):
+    """What measures Keras's semantics: here (None), or a worker of the Dask cluster."""
+    if not scheduler:
+        return None
+    from advisor.validation.executors import measure_semantics_on
+
+    return lambda: measure_semantics_on(scheduler)
+
+
+def _check_measured(validation: Validation) -> None:
+    """Refuse to answer when no trial of any candidate produced a score: the trials measured
+    nothing, so say what went wrong with each candidate instead of recommending untested."""
+    trialled = [r for r in validation.candidates if r.status != "not trialled"]
+    if not trialled or any(r.n_trials for r in trialled):
+        return
+    reasons = "; ".join(
+        f"{r.id} diverged at epoch {r.diverged_epoch}" if r.diverged
+        else f"{r.id} failed ({r.error})" if r.error
+        else f"{r.id} was stopped by the safety limit" for r in trialled)
+    raise AdvisorError(f"Every trialled candidate failed, so the trials measured nothing: "
+                       f"{reasons}. Fix the cause, or pass --no-validate (validate=False) for "
+                       "the rules' answer untested.")
 
 
 def baseline_candidate(candidates: tuple[Candidate, ...], prof: DatasetProfile, crit: Criteria,
@@ -353,8 +406,7 @@ def _names_columns(target) -> bool:
 
 def _file_sha256(path) -> str:
     try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        return sha256_file(path)
     except OSError:
         return ""  # load_table reports the unreadable file, with a better message
 

@@ -9,13 +9,15 @@ candidate's :class:`~advisor.losses.protocol.Prediction`. Run on the same rows a
 and the trial train the same weights and get the same score (a test checks it for every loss).
 
 A trial is a pure function of picklable inputs (:class:`TrialJob` and :class:`FoldData`), so the
-same code runs in-process, in joblib's worker processes, or on a Dask cluster through joblib's
-dask backend. Keras is imported inside the worker, after its thread count is set, so parallel
-workers don't oversubscribe the cores.
+same code runs in-process, in joblib's worker processes, or on a Dask cluster's workers
+(:mod:`advisor.validation.executors`). Keras is imported inside the worker, after its thread
+count is set, so parallel workers don't oversubscribe the cores.
 
 Finished trials are cached on disk by ``joblib.Memory`` keyed by the fold's data hash, the
-candidate, the fold, the seed and the training settings. A trial cut short by the time budget
-raises :class:`BudgetExceeded` instead of returning, so it is never cached as if complete.
+candidate, the fold, the seed and the training settings — by the trial itself when it runs
+here or in joblib's workers, by the submitting process (:class:`TrialCache`) when it ran on a
+cluster. A trial cut short by the time budget raises :class:`BudgetExceeded` instead of
+returning, so it is never cached as if complete.
 """
 
 from __future__ import annotations
@@ -180,11 +182,7 @@ def run_trial(job: TrialJob, data: FoldData, deadline: float | None = None,
         return TrialResult(job.candidate_id, job.fold, job.seed, None, 0, 0.0, cut=True)
     try:
         if cache_dir:
-            import joblib
-
-            train = joblib.Memory(cache_dir, verbose=0).cache(_train_and_score,
-                                 ignore=["data", "deadline", "model_fn", "threads"])
-            return train(job, data.key, data, deadline, model_fn, threads)
+            return _memorized(cache_dir)(job, data.key, data, deadline, model_fn, threads)
         return _train_and_score(job, data.key, data, deadline, model_fn, threads)
     except BudgetExceeded:
         return TrialResult(job.candidate_id, job.fold, job.seed, None, 0, time.time() - started,
@@ -195,8 +193,46 @@ def run_trial(job: TrialJob, data: FoldData, deadline: float | None = None,
                            error=message)
 
 
+def _memorized(cache_dir: str):
+    """``_train_and_score`` under the on-disk cache, keyed by the job and the fold's data hash."""
+    import joblib
+
+    return joblib.Memory(cache_dir, verbose=0).cache(
+        _train_and_score, ignore=["data", "deadline", "model_fn", "threads"])
+
+
+class _NotCached(Exception):
+    """A :class:`TrialCache` look-up found nothing (raised, so nothing is stored)."""
+
+
+class TrialCache:
+    """The trial cache as a process that has trials trained elsewhere (on a Dask cluster) reads
+    and writes it: the same entries :func:`run_trial` keeps, so a local re-run reuses a cluster
+    run's trials and the other way round. Results cut by the budget or failed are never stored,
+    as in :func:`run_trial`."""
+
+    def __init__(self, cache_dir: str):
+        self._memorized = _memorized(cache_dir)
+
+    def get(self, job: TrialJob, data_key: str) -> TrialResult | None:
+        try:
+            return self._memorized(job, data_key, None, None, None, 1)
+        except _NotCached:
+            return None
+
+    def put(self, job: TrialJob, data_key: str, result: TrialResult) -> None:
+        if not result.cut and result.error is None:
+            self._memorized.call(job, data_key, result, None, None, 1)
+
+
 def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: float | None,
                      model_fn: Callable | None, threads: int) -> TrialResult:
+    # TrialCache calls the cached function with no data (a look-up) or with a result trained
+    # elsewhere (to store it under this trial's key): neither trains here.
+    if data is None:
+        raise _NotCached()
+    if isinstance(data, TrialResult):
+        return data
     keras = import_keras(threads)
     started = time.time()
     training = trial_training(job)
@@ -314,6 +350,12 @@ def output_layer(keras, head: OutputHead, seed: int | None = None) -> Callable:
         return out
 
     return apply
+
+
+def model_params(n_features: int, head: OutputHead, model_fn: Callable) -> int:
+    """Weights of the user's model with ``head`` on top (imports Keras)."""
+    keras = import_keras(1)
+    return int(model_fn(n_features, output_layer(keras, head)).count_params())
 
 
 def build_model(keras, n_features: int, head: OutputHead, settings: Settings,

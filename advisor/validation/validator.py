@@ -9,8 +9,8 @@ seed); after each round the decision rule (:mod:`advisor.validation.verdict`) re
 are settled and stops once the verdict is decided. The English is rendered from the verdict
 record by :mod:`advisor.validation.explain`.
 
-Trials run through joblib, so a ``joblib.parallel_backend("dask")`` context sends them to a Dask
-cluster unchanged. Importing this module does not import TensorFlow.
+Trials run through an executor (:mod:`advisor.validation.executors`): joblib here (``--jobs``), or
+a Dask cluster (``--scheduler``). Importing this module does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -136,12 +136,14 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
              model_fn: Callable | None = None,
              progress: Callable[[str, int, int], None] | None = None,
              started: float | None = None, stated: str | None = None,
-             replay: Plan | None = None) -> Validation:
+             replay: Plan | None = None, scheduler: str | None = None) -> Validation:
     """Trial ``candidates`` (ranked; ``baseline`` is the id of the task's baseline among them).
 
     ``stated``: the id of a candidate the user's own statement requires (costs, a quantile); it
     is recommended whatever the trials say, and the trials still say how it compares.
     ``replay``: a saved plan to run exactly (its rows, folds, epochs and schedule).
+    ``scheduler``: the address of a Dask scheduler whose workers run the trials (the plan and
+    the scores stay the same; ``criteria.jobs`` is still what the plan counts on at once).
     The budget counts from ``started`` (default: now), so a caller that imported TensorFlow for
     the validation can count that too.
     """
@@ -159,22 +161,27 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     if criteria.model in ("cnn", "rnn", "transformer") and model_fn is None:
         warnings.append(f"Trials trained an MLP in place of the {criteria.model} (a table has no "
                         "sequence or grid); pass model_fn to trial your own architecture.")
-    setup = _setup(frame, profile, criteria, by_id, baseline, seed, model_fn, replay, warnings)
-    settings = _settings(criteria, metric, setup.plan)
-    model_key = _model_fn_key(model_fn)
-    plan = setup.plan
-    design = Design(folds=len(setup.folds), alternatives=len(plan.candidates) - 1,
-                    looks=plan.looks,
-                    favoured=next((c for c in plan.candidates if c != baseline), None))
-    run = _Rounds(by_id, profile, setup.folds, settings, model_key, model_fn,
-                  store.location if store is not None else None, threads, jobs,
-                  metric.greater_is_better, baseline, design, safety_deadline)
-    bar = _Progress(progress, len(plan.candidates) * len(setup.folds))
-    if replay is not None:
-        for round_index, live in enumerate(replay.schedule):
-            run.round(round_index, seed, live, bar)
-    else:
-        run.adaptive(plan, seed, criteria.budget_seconds, bar)
+    from advisor.validation.executors import open_executor
+
+    with open_executor(scheduler, jobs=jobs, threads=threads,
+                       cache_dir=store.location if store is not None else None) as executor:
+        warnings.extend(executor.warnings)
+        setup = _setup(frame, profile, criteria, by_id, baseline, seed, model_fn, replay,
+                       warnings, executor)
+        settings = _settings(criteria, metric, setup.plan)
+        model_key = _model_fn_key(model_fn)
+        plan = setup.plan
+        design = Design(folds=len(setup.folds), alternatives=len(plan.candidates) - 1,
+                        looks=plan.looks,
+                        favoured=next((c for c in plan.candidates if c != baseline), None))
+        run = _Rounds(by_id, profile, setup.folds, settings, model_key, model_fn, executor,
+                      jobs, metric.greater_is_better, baseline, design, safety_deadline)
+        bar = _Progress(progress, len(plan.candidates) * len(setup.folds))
+        if replay is not None:
+            for round_index, live in enumerate(replay.schedule):
+                run.round(round_index, seed, live, bar)
+        else:
+            run.adaptive(plan, seed, criteria.budget_seconds, bar)
     plan = plan.replace(schedule=tuple(run.schedule))
     if run.cut:
         warnings.append(f"{run.cut} trial(s) were stopped by the safety limit "
@@ -184,7 +191,7 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
     validation = _validation(criteria, metric, candidates, run, run.verdict(), plan, stated,
                              started, model_key or settings.architecture, setup.left_out,
                              warnings)
-    return validation.replace(features=setup.features)
+    return validation.replace(features=setup.features, executor=executor.name)
 
 
 @dataclass(frozen=True)
@@ -198,7 +205,7 @@ class _Setup:
 
 
 def _setup(frame, profile, criteria, by_id, baseline, seed, model_fn, replay,
-           warnings: list[str]) -> _Setup:
+           warnings: list[str], executor) -> _Setup:
     """Prepare the table, plan the trials (or take the replayed plan) and cut the folds it needs."""
     from advisor.validation.prepare import (
         describe_features,
@@ -222,7 +229,7 @@ def _setup(frame, profile, criteria, by_id, baseline, seed, model_fn, replay,
         _check_replay(replay, by_id, prepared.n_rows)
         plan = replay
     else:
-        params = _params(first.n_features, by_id[baseline], criteria, model_fn)
+        params = _params(first.n_features, by_id[baseline], criteria, model_fn, executor)
         plan = plan_trials(prepared.n_rows, tuple(by_id), baseline, params,
                            criteria.budget_seconds, max(1, criteria.jobs),
                            folds_possible=len(splits))
@@ -242,11 +249,11 @@ def _setup(frame, profile, criteria, by_id, baseline, seed, model_fn, replay,
 class _Rounds:
     """The trials of one validation, a round at a time, and the scores they produced."""
 
-    def __init__(self, by_id, profile, folds, settings, model_key, model_fn, cache_dir, threads,
-                 jobs, greater, baseline, design, deadline):
+    def __init__(self, by_id, profile, folds, settings, model_key, model_fn, executor, jobs,
+                 greater, baseline, design, deadline):
         self.by_id, self.profile, self.folds = by_id, profile, folds
         self.settings, self.model_key, self.model_fn = settings, model_key, model_fn
-        self.cache_dir, self.threads, self.jobs = cache_dir, threads, jobs
+        self.executor, self.jobs = executor, jobs
         self.greater, self.baseline, self.design, self.deadline = greater, baseline, design, deadline
         self.results: list = []
         self.schedule: list[tuple[str, ...]] = []
@@ -259,8 +266,7 @@ class _Rounds:
         trial_seed = seed + SEED_STRIDE * index
         batch = [(_job(self.by_id[cid], self.profile, f.fold, trial_seed, self.settings,
                        self.model_key), f) for f in self.folds for cid in live]
-        self.results.extend(_run(batch, self.deadline, self.model_fn, self.cache_dir,
-                                 self.threads, self.jobs, bar))
+        self.results.extend(self.executor.run(batch, self.deadline, self.model_fn, bar))
         self.schedule.append(tuple(live))
 
     def adaptive(self, plan: Plan, seed: int, budget_seconds: float, bar) -> None:
@@ -384,16 +390,15 @@ def _settings(criteria: Criteria, metric, plan: Plan):
 
 
 def _params(n_features: int, baseline: Candidate, criteria: Criteria,
-            model_fn: Callable | None) -> int:
-    """Weights of the trial network: the cost model's measure of its size."""
+            model_fn: Callable | None, executor) -> int:
+    """Weights of the trial network: the cost model's measure of its size (a user's model is
+    built where the trials run, so a cluster run imports no Keras here)."""
     if model_fn is None:
         hidden = () if criteria.model == "linear" else (64, 32)
         return mlp_params(n_features, baseline.head.units, hidden)
-    from advisor.losses.kerasenv import import_keras
-    from advisor.validation.trials import output_layer
+    from advisor.validation.trials import model_params
 
-    keras = import_keras(1)
-    return int(model_fn(n_features, output_layer(keras, baseline.head)).count_params())
+    return int(executor.call(model_params, n_features, baseline.head, model_fn))
 
 
 def _check_replay(plan: Plan, by_id: dict, rows: int) -> None:
@@ -444,24 +449,6 @@ def _model_fn_key(model_fn: Callable | None) -> str | None:
         source = repr(model_fn)
     name = getattr(model_fn, "__qualname__", type(model_fn).__name__)
     return f"model_fn:{name}:{hashlib.sha256(source.encode()).hexdigest()[:12]}"
-
-
-def _run(batch, deadline, model_fn, cache_dir, threads, jobs, bar) -> list:
-    from joblib import Parallel, delayed
-
-    from advisor.validation.trials import run_trial
-
-    calls = (delayed(run_trial)(job, data, deadline, model_fn, cache_dir, threads)
-             for job, data in batch)
-    out = []
-    # n_jobs=None for one job: without a joblib backend context it runs in this process, and
-    # inside one (joblib.parallel_backend("dask")) it takes the backend's workers.
-    for result in Parallel(n_jobs=None if jobs == 1 else jobs,
-                           return_as="generator_unordered")(calls):
-        out.append(result)
-        bar.step()
-    # Completion order varies between runs; the statistics must not.
-    return sorted(out, key=lambda r: (r.seed, r.fold, r.candidate_id))
 
 
 class _Progress:
