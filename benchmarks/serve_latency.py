@@ -22,17 +22,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_common import SAMPLES, Server, percentile  # noqa: E402
+from serve_common import SAMPLES, Server, percentile, save, say  # noqa: E402
 
 import advisor  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
-LINES: list[str] = []
-
-
-def say(text: str = "") -> None:
-    print(text, flush=True)
-    LINES.append(text)
 
 
 def poll(url: str, path: str, pollers: int, until) -> tuple[list[float], int]:
@@ -126,8 +118,7 @@ def main() -> None:
         say(f"  'database is locked' in the server log: {'yes' if locked else 'no'}")
     finally:
         server.stop()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "serve_latency.txt").write_text("\n".join(LINES) + "\n")
+    save("serve_latency.txt")
 
 
 if __name__ == "__main__":

@@ -30,19 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from profile_speed import make_table  # noqa: E402
-from serve_common import REPO, SAMPLES, Server, summary  # noqa: E402
+from serve_common import REPO, SAMPLES, Server, save, say, summary  # noqa: E402
 
 import advisor  # noqa: E402
 from advisor.pipeline import Recommendation  # noqa: E402
 from advisor.service.client import Client  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
-LINES: list[str] = []
-
-
-def say(text: str = "") -> None:
-    print(text, flush=True)
-    LINES.append(text)
 
 
 def seconds(call):
@@ -144,8 +136,7 @@ def main() -> None:
         client.close()
     finally:
         server.stop()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "serve_overhead.txt").write_text("\n".join(LINES) + "\n")
+    save("serve_overhead.txt")
 
 
 if __name__ == "__main__":

@@ -87,9 +87,11 @@ def test_cluster_run_gives_the_local_answer_and_leaves_nothing_behind(cluster, l
     rec = _run(scheduler=address, cache=tmp_path)
     assert rec.validation.executor == f"dask {address} (2 workers)"
     assert local_run.validation.executor == "local"
-    assert rec.validation.status in ("tied", "improved", "baseline-best")
+    # The data decides: on these ten features class weights measure the same as cross-entropy.
+    assert (rec.validation.status, rec.recommendation.id) == ("tied", "crossentropy")
+    assert [(c.id, c.status) for c in rec.validation.candidates] == [
+        ("crossentropy", "recommended"), ("weighted_crossentropy", "equivalent")]
     assert _answer(rec) == _answer(local_run)  # seeded trials: the same scores, exactly
-    assert rec.recommendation.id == local_run.recommendation.id
     assert _tasks_on(address) == 0  # no futures, no scattered folds left on the scheduler
 
 
