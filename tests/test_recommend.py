@@ -191,3 +191,34 @@ def test_a_bad_plan_file_is_a_one_line_usage_error(tmp_path):
                                          "is_spam", "--plan", str(path)])
         assert done.exit_code == 2, done.output
         assert expected in done.output and "Traceback" not in done.output
+
+
+@pytest.mark.parametrize("table, target", [("diagnosis.csv", "diagnosis"),
+                                           ("house_prices.csv", "price_k")])
+def test_a_given_profile_gives_the_same_rules_answer(table, target):
+    path = SAMPLE_DATA / table
+    plain = advisor.recommend(path, target, validate=False)
+    given = advisor.recommend(path, target, validate=False, profile=advisor.profile(path, target))
+    assert given.to_dict() == plain.to_dict()
+    # as the service hands it to its worker: through JSON
+    as_json = advisor.DatasetProfile.from_dict(json.loads(advisor.profile(path, target).to_json()))
+    assert advisor.recommend(path, target, validate=False, profile=as_json).to_json() == \
+        plain.to_json()
+
+
+@pytest.mark.slow
+def test_a_given_profile_gives_the_same_validated_answer():
+    path = SAMPLE_DATA / "diagnosis.csv"
+    plain = advisor.recommend(path, "diagnosis", budget=8, cache=False)
+    # the same trials (the plan replayed, no cache): only the wall-clock seconds may differ
+    given = advisor.recommend(path, "diagnosis", budget=8, cache=False,
+                              profile=advisor.profile(path, "diagnosis"),
+                              plan=plain.validation.plan)
+    one, two = plain.to_dict(), given.to_dict()
+    for document in (one, two):
+        document["validation"].pop("seconds")
+        document["validation"].pop("budget_seconds")
+        for candidate in document["validation"]["candidates"]:
+            candidate.pop("seconds")
+    assert two == one
+    assert any(c.n_trials for c in given.validation.candidates)

@@ -190,14 +190,16 @@ class Service:
             raise outcome
         return outcome
 
-    def check_job(self, path: Path, label: str, sha256: str, target: str, options) -> None:
+    def check_job(self, path: Path, label: str, sha256: str, target: str, options):
         """Everything the CLI would refuse before its first trial: the table, the target, the
-        options against the data."""
+        options against the data. Returns the upload's profile (naming the client's file), which
+        the job's worker then reuses instead of profiling the table again."""
         from advisor.criteria import criteria_for
 
         prof = self.profile(path, label, sha256, target, options.task, options.encoding,
                             options.seed)
         criteria_for(prof, options, known_domains=self.rulebook().domains)
+        return prof
 
     def report(self, job: Job, fmt: str) -> str:
         key = (job.id, fmt)
@@ -640,8 +642,8 @@ def _upload_routes(api: APIRouter, service: Service) -> None:
             waiting = await run_in_threadpool(service.store.count, "queued")
             if waiting >= settings.queue_limit:  # shed load before profiling (checked again below)
                 return queue_full(waiting)
-            await run_in_threadpool(service.check_job, received.path, received.label,
-                                    received.sha256, target, options)
+            prof = await run_in_threadpool(service.check_job, received.path, received.label,
+                                           received.sha256, target, options)
             name = await run_in_threadpool(keep, received, service.uploads_dir)
             await run_in_threadpool(service.store.add_upload, received.sha256, name,
                                     received.size)
@@ -653,7 +655,8 @@ def _upload_routes(api: APIRouter, service: Service) -> None:
                 lambda: service.store.submit(
                     upload_sha256=received.sha256, filename=received.label, target=target,
                     options=stored, request_hash=request_hash, idempotency_key=idempotency_key,
-                    queue_limit=settings.queue_limit, max_attempts=settings.max_attempts))
+                    queue_limit=settings.queue_limit, max_attempts=settings.max_attempts,
+                    profile=prof.to_json(indent=None)))
         except Conflict as exc:
             return _conflict(idempotency_key, str(exc))
         except QueueFull as exc:

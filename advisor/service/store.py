@@ -20,13 +20,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # changes only with a change an older advisor cannot read
+# Nullable columns added since a version's first table (an older data folder gets them at init;
+# an older advisor reading a newer folder never names them).
+_ADDED_COLUMNS = {"jobs": (("profile", "TEXT"),)}
 BUSY_TIMEOUT_MS = 30_000
 
 _SCHEMA = """
@@ -60,7 +63,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at     REAL,
     heartbeat_at    REAL,
     owner           TEXT,              -- the lease: the token of the worker running it
-    worker_pid      INTEGER
+    worker_pid      INTEGER,
+    profile         TEXT               -- JSON: the upload's profile made by the check, or NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency_key ON jobs (idempotency_key)
     WHERE idempotency_key IS NOT NULL;
@@ -105,6 +109,7 @@ class Job:
     worker_pid: int | None
     result: str | None = None  # JSON text; None in listings
     upload_file: str | None = None
+    profile: str | None = None  # the check's DatasetProfile as JSON; read by claim() only
 
     @property
     def finished(self) -> bool:
@@ -161,6 +166,11 @@ class Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                for name, kind in columns:
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
         version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'")
@@ -185,8 +195,9 @@ class Store:
 
     def submit(self, *, upload_sha256: str, filename: str, target: str, options: dict[str, Any],
                request_hash: str, idempotency_key: str | None, queue_limit: int | None,
-               max_attempts: int) -> tuple[Job, bool]:
-        """A new queued job, or — for an idempotency key seen before with the same request — the
+               max_attempts: int, profile: str | None = None) -> tuple[Job, bool]:
+        """A new queued job (``profile``: the upload's profile as JSON, which its worker then
+        need not make again), or — for an idempotency key seen before with the same request — the
         job it made (``created`` False). Raises :class:`Conflict` for a key seen with another
         request and :class:`QueueFull` when ``queue_limit`` jobs already wait."""
         with self.write() as conn:
@@ -205,10 +216,10 @@ class Store:
             job_id = uuid.uuid4().hex
             conn.execute(
                 "INSERT INTO jobs (id, state, upload_sha256, filename, target, options, "
-                "request_hash, idempotency_key, max_attempts, created_at) "
-                "VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
+                "request_hash, idempotency_key, max_attempts, created_at, profile) "
+                "VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, upload_sha256, filename, target, json.dumps(options, sort_keys=True),
-                 request_hash, idempotency_key, max_attempts, time.time()))
+                 request_hash, idempotency_key, max_attempts, time.time(), profile))
             return self._get(conn, job_id), True
 
     def get(self, job_id: str) -> Job | None:
@@ -241,7 +252,8 @@ class Store:
     # -- the supervisor's side ----------------------------------------------------------------
 
     def claim(self, owner: str, worker_pid: int) -> Job | None:
-        """Take the oldest queued job for ``owner``: one compare-and-set UPDATE."""
+        """Take the oldest queued job for ``owner``: one compare-and-set UPDATE. The job comes
+        with its stored profile (None for a job queued without one)."""
         now = time.time()
         with self.write() as conn:
             row = conn.execute(
@@ -249,8 +261,9 @@ class Store:
                 "attempts = attempts + 1, started_at = ?, heartbeat_at = ?, phase = 'starting', "
                 "done = 0, total = 0 "
                 "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1) "
-                "AND state = 'queued' RETURNING id", (owner, worker_pid, now, now)).fetchone()
-            return self._get(conn, row[0]) if row else None
+                "AND state = 'queued' RETURNING id, profile", (owner, worker_pid, now, now)
+            ).fetchone()
+            return replace(self._get(conn, row[0]), profile=row[1]) if row else None
 
     def owner(self, job_id: str) -> str | None:
         row = self.connection().execute("SELECT owner FROM jobs WHERE id = ? AND state = 'running'",

@@ -203,7 +203,8 @@ class Supervisor:
         slot.limit = time_limit(job.options)
         slot.deadline = time.time() + slot.limit
         task = {"id": job.id, "owner": owner, "upload_file": job.upload_file,
-                "filename": job.filename, "target": job.target, "options": job.options}
+                "filename": job.filename, "target": job.target, "options": job.options,
+                "profile": job.profile}
         try:
             slot.tasks.send(task)
         except (BrokenPipeError, OSError):

@@ -73,7 +73,7 @@ def run_job(store, task: dict[str, Any], uploads_dir: Path, cache_dir: Path) -> 
     progress = _Progress(store, job_id, owner, lost)
     try:
         result = execute(uploads_dir / task["upload_file"], task["filename"], task["target"],
-                         task["options"], cache_dir, progress)
+                         task["options"], cache_dir, progress, task.get("profile"))
     except LeaseLost:
         return
     except BaseException as exc:
@@ -97,13 +97,20 @@ def run_job(store, task: dict[str, Any], uploads_dir: Path, cache_dir: Path) -> 
 
 
 def execute(upload: Path, label: str, target: str, options: dict[str, Any], cache_dir: Path,
-            progress=None) -> str:
+            progress=None, profile: str | None = None) -> str:
     """The job itself: ``recommend`` on the stored upload, as the ``--format json`` document
-    with the server's file path replaced by the client's name for it."""
+    with the server's file path replaced by the client's name for it.
+
+    ``profile``: the upload's profile as JSON, made by the web process's check before it took
+    the job (with the client's name for the file, as the result names it), so the job does not
+    profile the table again; without it (a job queued by an older server) recommend profiles."""
     from advisor.pipeline import recommend
+    from advisor.profiling import DatasetProfile
     from advisor.service.uploads import relabel
 
-    rec = recommend(str(upload), target, **options, cache=str(cache_dir), progress=progress)
+    given = DatasetProfile.from_dict(json.loads(profile)) if profile else None
+    rec = recommend(str(upload), target, **options, cache=str(cache_dir), progress=progress,
+                    profile=given)
     return json.dumps(relabel(rec.to_dict(), str(upload), label), indent=2, allow_nan=False)
 
 
