@@ -243,3 +243,29 @@ def test_dask_scheduler_and_worker_commands_as_a_user_runs_them(tmp_path):
         for process in reversed(started):
             process.kill()
             process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_advisor_serve_runs_its_jobs_trials_on_the_cluster(cluster, tmp_path):
+    """``advisor serve --scheduler``: the operator names the cluster; every job's trials run there
+    and the job's result says so, with the answer a local run gives."""
+    from tests.test_service_helpers import Server
+
+    address = cluster.scheduler_address
+    server = Server(tmp_path / "data", "--scheduler", address).start()
+    try:
+        table = tmp_path / "diagnosis.csv"
+        table.write_bytes((SAMPLE_DATA / "diagnosis.csv").read_bytes())
+        response = server.submit(table, target="diagnosis", budget=BUDGET, candidates=2)
+        assert response.status_code == 202, response.text
+        job = server.wait_job(response.json()["id"])
+        assert job["state"] == "succeeded", job["error"]
+        validation = job["result"]["validation"]
+        assert validation["executor"] == f"dask {address} (2 workers)"
+        local = advisor.recommend(table, "diagnosis", budget=BUDGET, candidates=2, cache=False)
+        assert (validation["status"], validation["recommended"]) == \
+            (local.validation.status, local.validation.recommended)
+        assert [c["scores"] for c in validation["candidates"]] == \
+            [list(c.scores) for c in local.validation.candidates]
+    finally:
+        server.stop()

@@ -77,7 +77,8 @@ class Settings:
     queue_limit: int = 100
     max_attempts: int = MAX_ATTEMPTS
     warm: bool = True
-    stale_seconds: float = 120.0  # no heartbeat for this long: the job's worker is stopped
+    stale_seconds: float = 120.0
+    scheduler: str | None = None  # every job's trials run on this Dask cluster (operator's choice)  # no heartbeat for this long: the job's worker is stopped
 
     @property
     def max_upload_bytes(self) -> int:
@@ -94,8 +95,10 @@ class Service:
         self.cache_dir = self.data_dir / "cache"
         self.store = Store(self.data_dir / "advisor.db")
         self.supervisor = Supervisor(self.data_dir / "advisor.db", self.uploads_dir,
-                                     self.cache_dir, workers=settings.jobs, warm=settings.warm,
-                                     stale_seconds=settings.stale_seconds)
+                                     self.cache_dir, workers=settings.jobs,
+                                     warm=settings.warm and not settings.scheduler,
+                                     stale_seconds=settings.stale_seconds,
+                                     scheduler=settings.scheduler)
         self._lock_file = None
         self._profiles: OrderedDict[tuple, Any] = OrderedDict()
         self._reports: OrderedDict[tuple, str] = OrderedDict()

@@ -57,11 +57,13 @@ def is_loopback(host: str) -> bool:
               help="Jobs that may wait; further submissions get 429 with Retry-After.")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True,
               help="Times a job is started before a dying worker fails it.")
+@click.option("--scheduler", envvar="ADVISOR_SCHEDULER", show_envvar=True,
+              help="Run every job's trials on this Dask cluster (tcp://HOST:PORT).")
 @click.option("--stale-after", type=click.FloatRange(min=1), default=120.0, hidden=True,
               help="Seconds without a heartbeat after which a running job's worker is stopped "
                    "and the job retried.")
 def serve_command(host, port, data_dir, token, jobs, max_upload_mb, max_budget, queue_limit,
-                  max_attempts, stale_after):
+                  max_attempts, scheduler, stale_after):
     """Serve the advisor over HTTP: jobs in SQLite, run by worker processes, with a web page.
 
     \b
@@ -91,7 +93,7 @@ def serve_command(host, port, data_dir, token, jobs, max_upload_mb, max_budget, 
     settings = Settings(data_dir=data_dir or default_data_dir(), token=token, jobs=jobs,
                         max_upload_mb=max_upload_mb, max_budget=max_budget,
                         queue_limit=queue_limit, max_attempts=max_attempts,
-                        stale_seconds=stale_after)
+                        stale_seconds=stale_after, scheduler=scheduler)
     service = Service(settings)
     service.open()  # fails now, with one line, if the folder is unusable or taken
     try:
@@ -107,7 +109,8 @@ def serve_command(host, port, data_dir, token, jobs, max_upload_mb, max_budget, 
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"advisor serve: listening on http://{shown}:{bound} (data in "
-               f"{service.data_dir}, {jobs} worker{'s' if jobs != 1 else ''})")
+               f"{service.data_dir}, {jobs} worker{'s' if jobs != 1 else ''}"
+               + (f", trials on the Dask cluster {scheduler}" if scheduler else "") + ")")
     sys.stdout.flush()
     config = uvicorn.Config(create_app(service), log_level="info", lifespan="on",
                             timeout_graceful_shutdown=10)

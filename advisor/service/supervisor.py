@@ -63,6 +63,7 @@ class Supervisor:
     workers: int = 1
     warm: bool = True
     stale_seconds: float = STALE_SECONDS
+    scheduler: str | None = None
     instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def __post_init__(self):
@@ -221,7 +222,7 @@ class Supervisor:
         process = self._context.Process(
             target=worker_main, name=f"advisor-worker-{index}", daemon=True,
             args=(theirs, life_theirs, str(self.db_path), str(self.uploads_dir),
-                  str(self.cache_dir), self.warm))
+                  str(self.cache_dir), self.warm, self.scheduler))
         process.start()
         theirs.close()
         life_theirs.close()

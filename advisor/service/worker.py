@@ -31,7 +31,7 @@ class LeaseLost(Exception):
 
 
 def worker_main(tasks, lifeline, db_path: str, uploads_dir: str, cache_dir: str,
-                warm: bool = True) -> None:
+                warm: bool = True, scheduler: str | None = None) -> None:
     """The worker's main loop (the target of a spawned process)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parent = os.getppid()
@@ -55,14 +55,15 @@ def worker_main(tasks, lifeline, db_path: str, uploads_dir: str, cache_dir: str,
             os._exit(ORPHANED)
         if task is None:
             return
-        run_job(store, task, Path(uploads_dir), Path(cache_dir))
+        run_job(store, task, Path(uploads_dir), Path(cache_dir), scheduler)
         try:
             tasks.send(("done", task["id"], task["owner"]))
         except (BrokenPipeError, OSError):
             os._exit(ORPHANED)
 
 
-def run_job(store, task: dict[str, Any], uploads_dir: Path, cache_dir: Path) -> None:
+def run_job(store, task: dict[str, Any], uploads_dir: Path, cache_dir: Path,
+            scheduler: str | None = None) -> None:
     """Run one job and write its outcome, as long as this worker still holds its lease."""
     job_id, owner = task["id"], task["owner"]
     lost = threading.Event()
@@ -73,7 +74,8 @@ def run_job(store, task: dict[str, Any], uploads_dir: Path, cache_dir: Path) -> 
     progress = _Progress(store, job_id, owner, lost)
     try:
         result = execute(uploads_dir / task["upload_file"], task["filename"], task["target"],
-                         task["options"], cache_dir, progress, task.get("profile"))
+                         task["options"], cache_dir, progress, task.get("profile"),
+                         scheduler)
     except LeaseLost:
         return
     except BaseException as exc:
@@ -97,20 +99,22 @@ def run_job(store, task: dict[str, Any], uploads_dir: Path, cache_dir: Path) -> 
 
 
 def execute(upload: Path, label: str, target: str, options: dict[str, Any], cache_dir: Path,
-            progress=None, profile: str | None = None) -> str:
+            progress=None, profile: str | None = None, scheduler: str | None = None) -> str:
     """The job itself: ``recommend`` on the stored upload, as the ``--format json`` document
     with the server's file path replaced by the client's name for it.
 
     ``profile``: the upload's profile as JSON, made by the web process's check before it took
     the job (with the client's name for the file, as the result names it), so the job does not
-    profile the table again; without it (a job queued by an older server) recommend profiles."""
+    profile the table again; without it (a job queued by an older server) recommend profiles.
+    ``scheduler``: the server's ``--scheduler``, where the trials run (never a client's choice:
+    a Dask scheduler can run code in any client that connects to it)."""
     from advisor.pipeline import recommend
     from advisor.profiling import DatasetProfile
     from advisor.service.uploads import relabel
 
     given = DatasetProfile.from_dict(json.loads(profile)) if profile else None
     rec = recommend(str(upload), target, **options, cache=str(cache_dir), progress=progress,
-                    profile=given)
+                    profile=given, scheduler=scheduler)
     return json.dumps(relabel(rec.to_dict(), str(upload), label), indent=2, allow_nan=False)
 
 
