@@ -211,16 +211,12 @@ def _profiled(data, target, y, options: Options, given: DatasetProfile | None = 
 
 def _streamed(data, target, options: Options) -> tuple[pd.DataFrame | None, DatasetProfile, str]:
     """Shards, or a file too large for ``--memory-limit-mb``: one streaming pass profiles the
-    table and draws the trials' stratified sample, as many rows as ``row_cap`` allows for the
+    table and draws the trials' stratified sample, as many rows as ``rows_within`` allows for the
     table's bytes per row (the trials' plan may cut it further). The digest covers every shard."""
-    from types import SimpleNamespace
-
-    from advisor.validation.validator import row_cap
-
-    limit = SimpleNamespace(memory_limit_mb=options.memory_limit_mb)
+    from advisor.validation.validator import rows_within
 
     def keep_rows(mb_per_row: float) -> int:
-        return row_cap(SimpleNamespace(memory_mb=mb_per_row, n_rows_total=1), limit)[0]
+        return rows_within(mb_per_row, options.memory_limit_mb)[0]
 
     prof, frame = profile_streamed(data, target, options.task, encoding=options.encoding,
                                    seed=options.seed, keep_rows=keep_rows if options.validate else 0)

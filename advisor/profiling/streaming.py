@@ -389,7 +389,7 @@ def scan(path: str | os.PathLike, target=None, task: str | None = None, *, seed:
     """One pass over the table at ``path`` (see the module docstring).
 
     ``keep_rows``: the trials' sample size, or a function of the table's in-memory megabytes per
-    row that returns it (the pipeline passes ``row_cap``'s rule); 0 draws no trials' sample.
+    row that returns it (the pipeline passes ``rows_within``); 0 draws no trials' sample.
     """
     if encoding not in (None, "utf-8", "utf8"):
         raise UsageError(f"--encoding {encoding} is not supported for sharded or streamed "

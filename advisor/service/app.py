@@ -209,7 +209,7 @@ class Service:
         with self._memo_lock:
             if key in self._reports:
                 return self._reports[key]
-        text = render_report(job, self.uploads_dir, fmt)
+        text = render_report(job, fmt)
         with self._memo_lock:
             self._reports[key] = text
             while len(self._reports) > 32:
@@ -217,36 +217,13 @@ class Service:
         return text
 
 
-def render_report(job: Job, uploads_dir: Path, fmt: str) -> str:
-    """The job's report. The renderer re-reads the input for the target's histogram, from
-    ``rec.input.path``: that must be the stored upload, never the client's file name. So the
-    upload is handed over as an open descriptor's path (which no escaping changes) and that
-    path is swapped for the client's name, escaped for the format, in the rendered text."""
+def render_report(job: Job, fmt: str) -> str:
+    """The job's report, rendered from its result alone (the report never reads the input, so
+    the client's file name in ``input.path`` is only ever a label, escaped by the templates)."""
     from advisor.pipeline import Recommendation
     from advisor.reporting import render
 
-    data = json.loads(job.result)
-    label = data["input"]["path"] or job.filename
-    stored = uploads_dir / job.upload_file if job.upload_file else None
-    handle = None
-    try:
-        if stored is not None and stored.is_file() and os.path.isdir("/proc/self/fd"):
-            handle = open(stored, "rb")
-            placeholder = f"/proc/self/fd/{handle.fileno()}"
-        else:
-            placeholder = f"advisor-upload-{job.id}"  # not a file: the histogram falls back
-        data["input"]["path"] = placeholder
-        text = render(Recommendation.from_dict(data), fmt)
-    finally:
-        if handle is not None:
-            handle.close()
-    if fmt == "html":
-        from markupsafe import escape
-
-        return text.replace(placeholder, str(escape(label)))
-    from advisor.reporting.report import md_code, md_text
-
-    return text.replace(md_code(placeholder), md_code(label)).replace(placeholder, md_text(label))
+    return render(Recommendation.from_dict(json.loads(job.result)), fmt)
 
 
 # -- request parsing ------------------------------------------------------------------------------

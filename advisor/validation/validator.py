@@ -415,18 +415,22 @@ def _check_replay(plan: Plan, by_id: dict, rows: int) -> None:
 
 
 def row_cap(profile: DatasetProfile, criteria: Criteria) -> tuple[int, str]:
-    """Most rows the trials may hold: a fixed ceiling, lowered by ``--memory-limit-mb``.
-
-    Trials hold the table's features several times over (the frame, each fold's float32
-    arrays, worker copies); MEMORY_PER_TABLE_COPY of the in-memory table per row is the
-    allowance."""
-    if not criteria.memory_limit_mb or not profile.n_rows_total:
+    """Most rows the trials may hold: a fixed ceiling, lowered by ``--memory-limit-mb``."""
+    if not profile.n_rows_total:
         return PILOT_ROW_CAP, "the ceiling for any budget"
-    per_row_mb = max(profile.memory_mb / profile.n_rows_total, 1e-9) * MEMORY_PER_TABLE_COPY
-    fitting = int(criteria.memory_limit_mb / per_row_mb)
+    return rows_within(profile.memory_mb / profile.n_rows_total, criteria.memory_limit_mb)
+
+
+def rows_within(mb_per_row: float, memory_limit_mb: float | None) -> tuple[int, str]:
+    """Most rows of ``mb_per_row`` in memory the trials may hold under ``memory_limit_mb``, and
+    why. Trials hold the table's features several times over (the frame, each fold's float32
+    arrays, worker copies); MEMORY_PER_TABLE_COPY of the in-memory row is the allowance."""
+    if not memory_limit_mb:
+        return PILOT_ROW_CAP, "the ceiling for any budget"
+    fitting = int(memory_limit_mb / (max(mb_per_row, 1e-9) * MEMORY_PER_TABLE_COPY))
     if fitting >= PILOT_ROW_CAP:
         return PILOT_ROW_CAP, "the ceiling for any budget"
-    return max(fitting, 100), f"--memory-limit-mb {criteria.memory_limit_mb:g}"
+    return max(fitting, 100), f"--memory-limit-mb {memory_limit_mb:g}"
 
 
 def _job(candidate: Candidate, profile: DatasetProfile, fold: int, seed: int, settings,
