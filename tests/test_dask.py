@@ -218,9 +218,11 @@ def test_dask_scheduler_and_worker_commands_as_a_user_runs_them(tmp_path):
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300,
                               check=False)
         assert done.returncode == 0, done.stderr[-3000:]
-        validation = json.loads(done.stdout)["validation"]
+        document = json.loads(done.stdout)
+        validation = document["validation"]
         assert validation["executor"] == f"dask {address} (1 worker)"
-        assert validation["status"] in ("tied", "improved", "baseline-best")
+        # The same status and pick the data gives a local run of this command (same seed, plan).
+        assert (validation["status"], document["recommendation"]["id"]) == ("tied", "crossentropy")
 
         # The scheduler vanishes mid-run: one line naming it, and the way out.
         scheduler = started[0]

@@ -240,7 +240,7 @@ def _check_validated(document: dict, status: str, pick: str) -> None:
 REAL_CSV = [
     # (package, table, target, the validation's status and pick with a 15 s budget)
     ("palmerpenguins", "penguins_raw", "Species", "tied", "crossentropy"),
-    ("openintro", "epa2012", "comb_mpg", "improved", "mse"),
+    ("openintro", "epa2012", "comb_mpg", "tied", "poisson"),  # mse ahead on 3 trials: too few
     ("causaldata", "Mroz", "lfp", "tied", "crossentropy"),
 ]
 

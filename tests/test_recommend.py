@@ -143,13 +143,15 @@ def test_bad_options_are_usage_errors():
 @pytest.mark.slow
 def test_stated_costs_decide_and_the_trials_report_on_them(tmp_path):
     rec = advisor.recommend(SAMPLE_DATA / "house_prices.csv", target="price_k", under_cost=4,
-                            over_cost=1, budget=20, cache=tmp_path)
+                            over_cost=1, budget=30, cache=tmp_path)
     v = rec.validation
     assert (rec.recommendation.loss, v.decided_by, v.baseline) == ("quantile", "statement", "mse")
     assert rec.recommendation.params["tau"] == pytest.approx(0.8)
     assert v.metric == "pinball" and v.vs_baseline.loss == rec.recommendation.id
     assert v.verdict.startswith("Your stated costs decide: " + rec.recommendation.id)
-    assert v.status == "improved"  # on the pinball loss at τ = 0.8 the quantile loss wins clearly
+    # On the pinball loss at τ = 0.8 the quantile loss wins clearly: five paired trials (30 s
+    # buys five folds) are enough to say so; at 20 s, four were not (``tied``, ahead).
+    assert (v.status, v.vs_baseline.n_trials) == ("improved", 5)
 
 
 @pytest.mark.slow

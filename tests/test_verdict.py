@@ -99,6 +99,25 @@ def test_lower_is_better_metrics_are_oriented():
     assert v.vs_baseline.diff_mean == pytest.approx(1.02)
 
 
+def test_a_change_of_loss_needs_five_paired_trials():
+    """Three folds, one seed: the alternative is ahead on every fold and its interval is above
+    zero, yet two degrees of freedom are too little to change the loss on; two rounds are not."""
+    base = BASE[:3]
+    ahead = [b + 0.03 + w for b, w in zip(base, (0.004, -0.003, 0.002))]
+    one_round = {"base": _scores([base]), "weighted": _scores([ahead])}
+    v = decide(one_round, "base", True, Design(3, 1, 1))
+    assert (v.status, v.recommended, v.decided) == ("tied", "base", False)
+    assert v.vs_baseline.outcome == "open" and v.vs_baseline.ci_low > 0
+    assert v.vs_baseline.n_trials == 3
+    plan = plan_trials(1000, ("weighted", "base"), "base", mlp_params(10, 1), 60.0)
+    text = verdict_text(SimpleNamespace(**{**vars(_trialled("tied", plan)), "vs_baseline":
+                                           v.vs_baseline, "metric_title": "ROC AUC"}), {})
+    assert "ahead, but a change of loss needs at least 5 paired trials" in text
+    two_rounds = {"base": _scores([base, base]), "weighted": _scores([ahead, ahead])}
+    v2 = decide(two_rounds, "base", True, Design(3, 1, 1))
+    assert (v2.status, v2.recommended, v2.vs_baseline.n_trials) == ("improved", "weighted", 6)
+
+
 def test_inconclusive_with_too_few_paired_trials():
     scores = {"base": {(0, 0): 0.6, (1, 0): 0.5}, "focal": {(0, 0): 0.7, (1, 0): 0.6}}
     v = decide(scores, "base", True, DESIGN)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from advisor.base.text import signed
 from advisor.validation.budget import MAX_ROUNDS
+from advisor.validation.verdict import MIN_PAIRED_BETTER
 
 if TYPE_CHECKING:  # pragma: no cover
     from advisor.validation.validator import Validation
@@ -69,6 +70,9 @@ def _trial_sentence(v: Validation, broken: dict[str, str]) -> str:
         return f"Tied: no alternative could be compared with the baseline {base}; keep it."
     closeness = (f"shown equivalent within ±{v.margin:.3g}" if c.outcome == "equivalent"
                  else "not told apart")
+    if c.outcome == "open" and c.ci_low is not None and c.ci_low > 0:
+        closeness = (f"ahead, but a change of loss needs at least {MIN_PAIRED_BETTER} paired "
+                     "trials")
     more = ""
     if c.outcome == "open" and v.plan is not None and v.plan.rounds < MAX_ROUNDS:
         more = " More seeds (a larger --budget) could narrow the interval."

@@ -42,6 +42,12 @@ from advisor.base.records import Record
 FAMILY_ALPHA = 0.05
 # Fewest paired trials a comparison needs before it can be decided either way.
 MIN_PAIRED = 3
+# Fewest paired trials behind a claim that another loss is *better*: a change of loss needs at
+# least one full round at five folds' worth of evidence. Three fold means give a t-interval two
+# degrees of freedom, where one lucky fold decides; a tie or a loss keeps the baseline and costs
+# the user nothing, so only the claim of change waits for more trials (benchmarks/README.md,
+# "Changes after the first run").
+MIN_PAIRED_BETTER = 5
 FIRST_LOOK = 2  # the first round whose comparisons may claim "better" (when more may follow)
 # Two losses are the same for practical purposes within 2% of the baseline's score.
 EQUIVALENCE_SHARE = 0.02
@@ -159,7 +165,7 @@ def compare(alternative: str, diffs: Scores, design: Design, margin: float) -> C
     outcome = OPEN
     if interval.n >= MIN_PAIRED and interval.low is not None:
         if interval.low > 0:
-            outcome = BETTER
+            outcome = BETTER if interval.n >= MIN_PAIRED_BETTER else OPEN
         elif interval.high < 0:
             outcome = WORSE
         elif -margin <= interval.low and interval.high <= margin:
