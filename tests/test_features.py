@@ -289,3 +289,48 @@ def test_identifiers_and_high_cardinality():
     assert got.identifier_columns == ("row", "key")
     assert got.high_cardinality_columns == ("key", "shop")
     assert got.conflicting_label_fraction is None
+
+
+def test_missing_count_agrees_with_missing_mask():
+    """The cheap count (Arrow for Arrow-backed text, one finiteness test for floats) is the
+    mask's, with the mask only when a cell is missing."""
+    import pyarrow as pa
+
+    from advisor.profiling.features import missing_count
+
+    spaces = ["", " ", "\t\n", "\u00a0", "\u3000 ", " a ", "a", None]
+    columns = [pd.Series(pd.array(spaces * 3, dtype=pd.ArrowDtype(pa.string()))),
+               pd.Series(spaces * 3, dtype="str"), pd.Series(spaces * 3, dtype=object),
+               pd.Series([1.0, np.nan, np.inf, -np.inf, -0.0]), pd.Series([1, 2, 3]),
+               pd.Series([True, False]), pd.Series(["a", "b"], dtype=pd.ArrowDtype(pa.string())),
+               pd.Series(pd.array([1, None], dtype="Int64"))]
+    for column in columns:
+        count, mask = missing_count(column)
+        expected = facts.missing_mask(column)
+        assert count == expected.sum(), column.dtype
+        assert (mask is None) == (count == 0) and (mask is None or (mask == expected).all())
+
+
+def test_isolation_forest_is_seeded_and_scores_as_scikit_learn_does():
+    """The whole-array forest is deterministic for a seed, and its scores follow scikit-learn's
+    IsolationForest (the same algorithm): the same share of rows above the threshold on planted
+    outliers, and mean scores within a hundredth, over seeds."""
+    from sklearn.ensemble import IsolationForest
+
+    from advisor.profiling.features import ANOMALY_SCORE
+    from advisor.profiling.isolation import anomaly_scores
+
+    rng = np.random.default_rng(8)
+    x = np.vstack([rng.normal(size=(3000, 3)), rng.normal(size=(60, 3)) + 9])
+    assert (anomaly_scores(x, 50, 3) == anomaly_scores(x, 50, 3)).all()
+    assert not (anomaly_scores(x, 50, 3) == anomaly_scores(x, 50, 4)).all()
+    ours = [anomaly_scores(x, 50, seed) for seed in range(8)]
+    theirs = [-IsolationForest(n_estimators=50, random_state=seed).fit(x).score_samples(x)
+              for seed in range(8)]
+    share = [np.mean([(s > ANOMALY_SCORE).mean() for s in scores]) for scores in (ours, theirs)]
+    assert share[0] == pytest.approx(60 / 3060, abs=0.002) and share[1] == pytest.approx(
+        share[0], abs=0.002)
+    assert np.mean([s.mean() for s in ours]) == pytest.approx(
+        np.mean([s.mean() for s in theirs]), abs=0.01)
+    flat = np.ones((40, 2))  # every feature constant: nothing to split, every score alike
+    assert np.unique(anomaly_scores(flat, 10, 0)).size == 1

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from advisor.profiling.isolation import anomaly_scores
 
 KINDS = ("numeric", "categorical", "text", "datetime", "constant")
 # Rows the costly facts read (duplicates, conflicts, kinds): shares settle to ±0.5% well before.
@@ -85,6 +89,41 @@ def missing_mask(column: pd.Series) -> np.ndarray:
     return mask
 
 
+def missing_count(column: pd.Series) -> tuple[int, np.ndarray | None]:
+    """``missing_mask(column)``'s count, with the mask only when a cell is missing (most columns
+    have none): floats test finiteness once, integers and booleans in numpy storage cannot miss,
+    and Arrow-backed text counts nulls and blank strings inside Arrow."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return 0, None
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        mask = ~np.isfinite(column.to_numpy())
+    elif arrow_text(dtype):
+        values = column.array.__arrow_array__()
+        blank = arrow_blank(values)
+        blanks = pc.sum(blank).as_py() or 0
+        if values.null_count + blanks == 0:
+            return 0, None
+        mask = (pc.or_kleene(blank, values.is_null()) if blanks else values.is_null()).to_numpy()
+    else:
+        mask = missing_mask(column)
+    count = int(mask.sum())
+    return count, (mask if count else None)
+
+
+def arrow_text(dtype) -> bool:
+    """Text held in Arrow string arrays, whose ``str.strip`` is Arrow's ``utf8_trim_whitespace``."""
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def arrow_blank(values):
+    """Arrow strings that are empty or only white space (null where the value is null): the
+    strings ``utf8_trim_whitespace`` makes empty, without building the trimmed copies."""
+    return pc.or_(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values))
+
+
 def is_boolean(column: pd.Series) -> bool:
     """True/false values, in any storage: numpy or nullable booleans, Arrow's, or Python objects."""
     if pd.api.types.is_bool_dtype(column.dtype):
@@ -135,18 +174,18 @@ def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame |
     targets are a label-noise sign; for regression and counts that is ordinary noise.
     """
     positions = sample_positions(len(features), seed)
-    sample = features.iloc[positions]
+    sample = features.iloc[positions] if len(positions) < len(features) else features
     names = tuple(str(c) for c in features.columns)
     kinds = tuple(column_kind(features[c], sample[c]) for c in features.columns)
     # Column by column: a frame-wide isna() would build (and interleave) a rows × columns block.
     n = len(features)
-    masks = {name: missing_mask(features[name]) for name in features.columns}
-    counts = {name: int(mask.sum()) for name, mask in masks.items()}
-    missing_fractions = tuple(counts[name] / n for name in features.columns) if n else ()
-    cells = sum(counts.values()) / (n * len(masks)) if names and n else 0.0
+    found = [missing_count(features[name]) for name in features.columns]
+    counts = [count for count, _ in found]
+    missing_fractions = tuple(count / n for count in counts) if n else ()
+    cells = sum(counts) / (n * len(counts)) if names and n else 0.0
     any_missing = np.zeros(n, dtype=bool)
-    for name, mask in masks.items():
-        if counts[name]:
+    for _, mask in found:
+        if mask is not None:
             any_missing |= mask
     rows_missing = float(any_missing.mean()) if n else 0.0
     high = tuple(
@@ -239,7 +278,8 @@ def _looks_like_dates(text: pd.Series) -> bool:
 
 
 def _outlier_fraction(sample: pd.DataFrame, kinds: tuple[str, ...], seed: int):
-    """Share of rows whose IsolationForest anomaly score exceeds ``ANOMALY_SCORE``.
+    """Share of rows whose IsolationForest anomaly score exceeds ``ANOMALY_SCORE`` (the forest
+    of :mod:`advisor.profiling.isolation`: scikit-learn's algorithm, all trees grown at once).
 
     scikit-learn's ``contamination='auto'`` threshold (score 0.5) flags 5–20% of clean Gaussian
     rows in few dimensions; 0.65 flags about 1% of them and finds planted 2% outliers (Liu, Ting
@@ -251,14 +291,11 @@ def _outlier_fraction(sample: pd.DataFrame, kinds: tuple[str, ...], seed: int):
     block = sample[numeric].iloc[:OUTLIER_SAMPLE_ROWS]
     if len(block) < MIN_OUTLIER_ROWS:
         return None, None
-    from sklearn.ensemble import IsolationForest
-
     values = np.column_stack([as_float(block[c]) for c in numeric])
     medians = np.nanmedian(values, axis=0)
     medians = np.where(np.isnan(medians), 0.0, medians)
     values = np.where(np.isnan(values), medians, values)
-    forest = IsolationForest(n_estimators=ISOLATION_TREES, random_state=seed, n_jobs=1)
-    scores = -forest.fit(values).score_samples(values)
+    scores = anomaly_scores(values, ISOLATION_TREES, seed)
     return float((scores > ANOMALY_SCORE).mean()), len(block)
 
 

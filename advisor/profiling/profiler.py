@@ -180,15 +180,19 @@ def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
     frame = frame.rename(columns=str) if not all(isinstance(c, str) for c in frame.columns) else frame
     names = resolve_target(frame, target, source)
     data = clean_target(frame, names, source, task)
-    call = infer_task(data.values, ",".join(names), source, forced=task)
+    # The target's value counts, once: the task call, the distinct count and the class facts
+    # all read them (three passes over a large column otherwise).
+    counts = (data.values.value_counts(sort=False, dropna=True)
+              if isinstance(data.values, pd.Series) else None)
+    call = infer_task(data.values, ",".join(names), source, forced=task, counts=counts)
     features = frame.drop(columns=list(names))
     if not data.keep.all():
         features = features[data.keep]
     facts = describe_features(features, data.values, seed=seed,
                               labels=call.task in CLASSIFICATION_TASKS)
     values = data.values
-    target_facts = _target_facts(values, call)
-    class_facts = _class_facts(values, call.task)
+    target_facts = _target_facts(values, call, counts)
+    class_facts = _class_facts(values, call.task, counts)
     warnings = data_warnings(
         target=names[0], target_given=target is not None, cleaning=data.warnings, call=call,
         class_labels=class_facts.get("class_labels"), class_counts=class_facts.get("class_counts"),
@@ -265,7 +269,7 @@ def _as_frame(data, encoding):
     )
 
 
-def _target_facts(values, call: TaskCall) -> dict[str, Any]:
+def _target_facts(values, call: TaskCall, counts: pd.Series | None = None) -> dict[str, Any]:
     empty = dict.fromkeys(
         ["target_mean", "target_std", "target_min", "target_max", "target_median", "target_mad",
          "target_robust_scale", "target_skewness", "target_excess_kurtosis",
@@ -277,7 +281,7 @@ def _target_facts(values, call: TaskCall) -> dict[str, Any]:
     if isinstance(values, pd.DataFrame):
         return {**empty, "target_dtype": "multilabel", "target_unique_count": values.shape[1],
                 "target_unique_ratio": values.shape[1] / len(values)}
-    unique = int(values.nunique())
+    unique = int(values.nunique()) if counts is None else len(counts)
     base = {**empty, "target_dtype": str(values.dtype), "target_unique_count": unique,
             "target_unique_ratio": unique / len(values)}
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
@@ -365,7 +369,8 @@ def _histogram(v: np.ndarray, fence_low: float, fence_high: float, integer: bool
     return tuple(float(e) for e in edges), tuple(int(c) for c in counts)
 
 
-def _class_facts(values, task: str) -> dict[str, Any]:
+def _class_facts(values, task: str, counts: pd.Series | None = None) -> dict[str, Any]:
+    """Class counts and balance; ``counts`` are ``values.value_counts(sort=False)`` when known."""
     keys = ["n_classes", "class_labels", "class_counts", "positive_class", "minority_class",
             "minority_count", "minority_fraction", "majority_fraction", "imbalance_ratio",
             "entropy_imbalance", "class_effective_samples", "effective_samples_beta",
@@ -391,7 +396,7 @@ def _class_facts(values, task: str) -> dict[str, Any]:
         return facts
     if task not in ("binary", "multiclass"):
         return facts
-    counts = values.value_counts(sort=False)
+    counts = values.value_counts(sort=False) if counts is None else counts
     labels = [_native(x) for x in counts.index]
     order = sorted(range(len(labels)), key=lambda i: _sort_key(labels[i]))
     if task == "binary":

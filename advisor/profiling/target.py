@@ -169,13 +169,15 @@ def clean_target(frame: pd.DataFrame, names: tuple[str, ...], source: str = "the
 
 
 def infer_task(values: pd.Series | pd.DataFrame, name: str = "target", source: str = "the data",
-               forced: str | None = None) -> TaskCall:
-    """The task a target poses, with its evidence; ``forced`` (``--task``) is checked, not trusted."""
+               forced: str | None = None, counts: pd.Series | None = None) -> TaskCall:
+    """The task a target poses, with its evidence; ``forced`` (``--task``) is checked, not trusted.
+    ``counts``: ``values.value_counts(sort=False)``, when the caller has them already."""
     if isinstance(values, pd.DataFrame):
         call = TaskCall("multilabel", 0.99, None,
                         f"{values.shape[1]} label columns of 0/1 values.")
         return _user_call(call, forced, values, name, source)
-    counts = values.value_counts(sort=False, dropna=True)
+    if counts is None:
+        counts = values.value_counts(sort=False, dropna=True)
     n, k = len(values), len(counts)
     if k == 1:
         only = counts.index[0]
