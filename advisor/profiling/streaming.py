@@ -8,7 +8,8 @@ fact needs:
   variance, skewness and kurtosis (mergeable moments: Chan et al.'s pairwise update, extended to
   the third and fourth moments by Pébay 2008), its zero share; missing cells per column and rows
   with any missing cell; whether each column holds more than one value (constant columns); and
-  duplicate rows (a 64-bit hash of every row, features and target, kept as the distinct hashes
+  duplicate rows (a 64-bit hash of every row, features and target — MurmurHash64A's mixing of
+  each cell's 64 bits, the features read in Arrow — kept as the distinct hashes
   in 16 sorted arrays by their top bits: 8 bytes per distinct row, so 80 MB for 10⁷ rows, plus a
   copy of one array — a sixteenth — while new hashes merge in; two different rows collide with
   probability about n²/2⁶⁵, 3·10⁻⁶ at 10⁷ rows). The target's value counts cost 16 bytes per
@@ -55,6 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from advisor.base.errors import AdvisorError, UsageError
 from advisor.profiling import features as feats
@@ -193,7 +195,7 @@ class BottomK:
         self.seen = 0  # rows offered
 
     def offer(self, keys: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Take the rows that belong; returns the mask of offered rows that passed the threshold."""
+        """Take the rows that belong; returns the mask of the offered rows now held."""
         self.seen += len(keys)
         passed = keys < self.threshold if len(self.keys) >= self.capacity else np.ones(len(keys), bool)
         if self.capacity <= 0 or not passed.any():
@@ -201,6 +203,8 @@ class BottomK:
         k = np.concatenate([self.keys, keys[passed]])
         i = np.concatenate([self.ids, ids[passed]])
         self._keep(k, i, self.capacity)
+        if self.threshold != _NO_KEY:  # keys are distinct: the kept ones are at most the largest
+            passed &= keys <= self.threshold
         return passed
 
     def shrink(self, capacity: int) -> None:
@@ -240,17 +244,29 @@ class _RowStore:
             return
         table = pa.concat_tables(self.tables)
         ids = table.column("__row__").to_numpy()
-        table = table.filter(pa.array(np.isin(ids, held)))
+        table = table.filter(pa.array(_member(ids, _sorted_unique(held))))
         self.tables, self.rows = [table], table.num_rows
 
     def frame(self, ids: np.ndarray) -> pd.DataFrame:
         """The rows with these ids, in row order, as the in-memory loader would give them."""
         table = pa.concat_tables(self.tables)
-        rows = table.column("__row__").to_numpy()
-        chosen = np.flatnonzero(np.isin(rows, ids))
-        chosen = chosen[np.argsort(rows[chosen], kind="stable")]
-        table = table.take(pa.array(chosen)).drop_columns(["__row__"])
+        rows = table.column("__row__").to_numpy()  # ascending: batches come in row order
+        # A mask keeps row order and, on a table of many chunks, is cheaper than a take.
+        table = table.filter(pa.array(_member(rows, _sorted_unique(ids)))).drop_columns(["__row__"])
         return loading._to_frame(table)
+
+
+def _sorted_unique(ids: np.ndarray) -> np.ndarray:
+    ids = np.sort(ids)
+    return ids[np.concatenate([[True], ids[1:] != ids[:-1]])] if len(ids) else ids
+
+
+def _member(values: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_ids)`` for sorted, distinct ids, by binary search."""
+    if not len(sorted_ids):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    return sorted_ids[at] == values
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,19 +423,20 @@ def scan(path: str | os.PathLike, target=None, task: str | None = None, *, seed:
     samples = _Samples(keep_rows, seed)
     n_total, memory = 0, 0.0
     for shard, batch in _batches(table, batch_rows):
-        frame = loading._to_frame(pa.Table.from_batches([batch]))
-        batch_mb = float(frame.memory_usage(index=False).sum()) / 2**20
+        # Only the target becomes pandas; the features are read in Arrow (``_FeatureTally``).
+        column = loading._to_frame(pa.Table.from_batches([batch.select([name])]))[name]
+        batch_mb = features.megabytes(batch)
         memory += batch_mb
-        n_total += len(frame)
-        samples.size_for(batch_mb / len(frame))
+        n_total += batch.num_rows
+        samples.size_for(batch_mb / batch.num_rows)
         start = tally.n
-        kept, keep, labels = tally.add(frame[name], shard)
+        kept, keep, labels = tally.add(column, shard)
         if kept is None:
             continue
-        rows = frame.loc[keep] if len(kept) < len(frame) else frame
-        features.add(rows.drop(columns=[name]), kept)
-        samples.offer(batch.filter(pa.array(keep)) if len(kept) < len(frame) else batch,
-                      labels, start, batch_rows)
+        if len(kept) < batch.num_rows:
+            batch = batch.filter(pa.array(keep))
+        features.add(batch, kept)
+        samples.offer(batch, labels, start, batch_rows)
     tally.check(n_total)
     counts, n_distinct, dtype = tally.counts(table.schema.field(name).type)
     standin, sampled_task = _standin(counts, tally.first_values, dtype, tally.n, seed)
@@ -541,22 +558,58 @@ class _FeatureTally:
         self.columns = {n: _Column() for n in names}
         self.rows_missing = 0
         self.hashes = _Hashes()
+        self._readings: dict[bytes, dict[str, tuple[str, Any]]] = {}
 
-    def add(self, frame: pd.DataFrame, target: pd.Series) -> None:
-        any_missing = np.zeros(len(frame), dtype=bool)
+    def readings(self, schema: pa.Schema) -> dict[str, tuple[str, Any]]:
+        """Each column's (reading, pandas dtype): how the in-memory loader converts a batch of
+        this schema (its pandas metadata included) decides how the column is read."""
+        key = schema.serialize().to_pybytes()
+        found = self._readings.get(key)
+        if found is None:
+            empty = loading._to_frame(schema.empty_table())
+            found = self._readings[key] = {
+                name: (_reading(schema.field(name).type, empty[name].dtype), empty[name].dtype)
+                for name in schema.names}
+        return found
+
+    def megabytes(self, batch: pa.RecordBatch) -> float:
+        """What the batch takes as the in-memory loader's DataFrame (``memory_usage``): integers
+        with a null become float64, booleans with a null Python objects, text stays Arrow's."""
+        total = 0
+        for name, (reading, dtype) in self.readings(batch.schema).items():
+            values = batch.column(name)
+            if reading == "text":
+                total += values.nbytes
+            elif reading in ("float", "integer"):
+                total += len(values) * (8 if values.null_count and reading == "integer"
+                                        else dtype.itemsize)
+            else:
+                col = loading._to_frame(pa.Table.from_batches([batch.select([name])]))[name]
+                total += int(col.memory_usage(index=False))
+        return total / 2**20
+
+    def add(self, batch: pa.RecordBatch, target: pd.Series) -> None:
+        """One batch's rows (those with a target): missing cells, rows with any, whether each
+        column varies, and every row's hash (MurmurHash64A's mixing over the row's cells)."""
+        any_missing = np.zeros(batch.num_rows, dtype=bool)
+        h = np.full(batch.num_rows, (len(self.names) * int(_MURMUR)) % 2**64, dtype=np.uint64)
+        scratch = np.empty((2, batch.num_rows), dtype=np.uint64)
+        readings = self.readings(batch.schema)
         for name in self.names:
-            col = frame[name]
-            mask = feats.missing_mask(col)
-            state = self.columns[name]
-            n_missing = int(mask.sum())
-            if n_missing:
-                state.missing += n_missing
+            reading = readings[name][0]
+            mask, bits = _column_facts(batch, name, reading, self.columns[name])
+            if mask is not None:
                 any_missing |= mask
-            if not state.varies and n_missing < len(frame):
-                state.first, state.varies = _varies(col[~mask], state.first)
+            # Floats and text come as new arrays (see their readers): mixed where they are.
+            _absorb(h, bits, scratch, owned=reading in ("float", "text"))
         self.rows_missing += int(any_missing.sum())
         if self.names:
-            self.hashes.add(_row_hashes(frame, target))
+            _absorb(h, _column_bits(target), scratch, owned=True)
+            tmp = scratch[1]  # MurmurHash64A's finish: h ^= h >> 47; h *= m; h ^= h >> 47
+            np.bitwise_xor(h, np.right_shift(h, _SHIFT, out=tmp), out=h)
+            np.multiply(h, _MURMUR, out=h)
+            np.bitwise_xor(h, np.right_shift(h, _SHIFT, out=tmp), out=h)
+            self.hashes.add(h)
 
     def missing(self) -> tuple[int, ...]:
         return tuple(self.columns[n].missing for n in self.names)
@@ -602,7 +655,11 @@ class _Samples:
 
     def _offer_strata(self, labels, keys, ids) -> np.ndarray:
         passed = np.zeros(len(ids), dtype=bool)
-        codes, uniques = pd.factorize(pd.Series(labels), use_na_sentinel=False)
+        codes, uniques = pd.factorize(labels, use_na_sentinel=False)
+        near = _near_rows(self.strata, uniques, keys)
+        totals = np.bincount(codes, minlength=len(uniques)) if near is not None else None
+        if near is not None:  # only rows below some class's threshold can enter
+            codes, keys, ids = codes[near], keys[near], ids[near]
         for code, label in enumerate(uniques):
             member = codes == code
             label = _label_of(label)
@@ -612,7 +669,12 @@ class _Samples:
                     self.strata = None
                     return passed
                 reservoir = self.strata[label] = BottomK(max(self.cap or 1, 1))
-            passed |= _scatter(member, reservoir.offer(keys[member], ids[member]))
+            took = _scatter(member, reservoir.offer(keys[member], ids[member]))
+            if near is None:
+                passed |= took
+            else:
+                passed[near[took]] = True
+                reservoir.seen += int(totals[code]) - int(member.sum())  # the class's rows
         if self.cap:
             _shrink_strata(self.strata, self.cap, self.seen)
         return passed
@@ -633,10 +695,11 @@ class _Samples:
         if self.cap:
             trial_ids = (_stratified_ids(self.strata, self.cap, n) if classes
                          else self.uniform.smallest(self.cap))
-        wanted = [sample_ids] + ([trial_ids] if trial_ids is not None else [])
-        self.store.compact(np.unique(np.concatenate(wanted)))
+        if trial_ids is not None:  # two frames from the store: compact it to their rows first
+            self.store.compact(np.concatenate([sample_ids, trial_ids]))
         sample = self.store.frame(np.asarray(sample_ids))
         trial = self.store.frame(np.asarray(trial_ids)) if trial_ids is not None else None
+        self.store = _RowStore()  # the stored rows are in the frames now: free them
         return sample, trial
 
 
@@ -684,6 +747,123 @@ def _shard_error(path: str, exc: Exception) -> AdvisorError:
                         "re-write that shard.")
 
 
+_MURMUR = np.uint64(0xC6A4A7935BD1E995)  # MurmurHash64A's multiplier
+
+
+_SHIFT = np.uint64(47)
+
+
+def _absorb(h: np.ndarray, bits: np.ndarray, scratch: np.ndarray, owned: bool = False) -> None:
+    """Mix one 64-bit word per row into the rows' hashes, as MurmurHash64A mixes each 8-byte
+    block of its input. In place, in ``scratch`` (two rows of len(h) words, reused: a fresh 2 MB
+    temporary per operation costs several times the arithmetic); ``owned`` bits are a new
+    array it may overwrite (``bits`` may otherwise be Arrow's read-only memory)."""
+    k, tmp = (bits if owned else scratch[0]), scratch[1]
+    np.multiply(bits, _MURMUR, out=k)
+    np.right_shift(k, _SHIFT, out=tmp)
+    np.bitwise_xor(k, tmp, out=k)
+    np.multiply(k, _MURMUR, out=k)
+    np.bitwise_xor(h, k, out=h)
+    np.multiply(h, _MURMUR, out=h)
+
+
+def _reading(kind: pa.DataType, dtype) -> str:
+    """How a column is read: ``float``, ``integer`` (booleans too) or ``text`` in Arrow when the
+    in-memory loader makes it a numpy number or Arrow-backed text; else ``pandas``."""
+    if isinstance(dtype, np.dtype):
+        if pa.types.is_floating(kind) and dtype.kind == "f":
+            return "float"
+        if (pa.types.is_integer(kind) and dtype.kind in "iu") or (
+                pa.types.is_boolean(kind) and dtype.kind == "b"):
+            return "integer"
+    elif feats.arrow_text(dtype) and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return "text"
+    return "pandas"
+
+
+def _column_facts(batch: pa.RecordBatch, name: str, reading: str, state: _Column):
+    """One batch of one feature column: adds its missing cells (and whether it holds two
+    values) to ``state``; returns (the missing cells' mask, or None when none is missing; 64
+    bits per cell, equal exactly when the cells' values are — the same in every batch, whose
+    Arrow type ``_conform`` made the same). Numbers, booleans and text are read in Arrow with the
+    in-memory loader's meaning of missing (null, NaN, ±inf, blank text); other columns through
+    pandas, as that loader converts them."""
+    values = batch.column(name)
+    if reading == "float":
+        return _float_facts(values, state)
+    if reading == "integer":
+        return _integer_facts(values, state)
+    if reading == "text":
+        return _text_facts(values, state)
+    col = loading._to_frame(pa.Table.from_batches([batch.select([name])]))[name]
+    mask = feats.missing_mask(col)
+    n_missing = int(mask.sum())
+    state.missing += n_missing
+    if not state.varies and n_missing < len(col):
+        state.first, state.varies = _varies(col[~mask], state.first)
+    return (mask if n_missing else None), _column_bits(col)
+
+
+def _float_facts(values: pa.Array, state: _Column):
+    """Floats: missing when null, NaN or ±inf; bits are the value's, -0.0 as 0.0 and every
+    NaN alike."""
+    v = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)  # null as NaN
+    finite = np.isfinite(v)
+    n_missing = len(v) - int(np.count_nonzero(finite))
+    state.missing += n_missing
+    if not state.varies and n_missing < len(v):
+        present = v[finite] if n_missing else v
+        _note_range(state, float(present.min()), float(present.max()))
+    bits = np.add(v, 0.0).view(np.uint64)  # a new array, -0.0 as 0.0
+    if not n_missing:
+        return None, bits
+    bits[np.isnan(v)] = _NAN_BITS
+    return ~finite, bits
+
+
+def _integer_facts(values: pa.Array, state: _Column):
+    """Integers and booleans: missing only when null; bits are the integer's own."""
+    nulls = values.null_count
+    if not state.varies and nulls < len(values):
+        low, high = pc.min_max(values).values()
+        _note_range(state, float(low.as_py()), float(high.as_py()))
+    state.missing += nulls
+    filled = values.fill_null(False if pa.types.is_boolean(values.type) else 0) if nulls \
+        else values
+    v = filled.to_numpy(zero_copy_only=False)
+    bits = v.view(np.uint64) if v.dtype.itemsize == 8 else v.astype(np.int64).view(np.uint64)
+    if not nulls:
+        return None, bits
+    missing = values.is_null().to_numpy(zero_copy_only=False)
+    return missing, np.where(missing, _NAN_BITS, bits)
+
+
+def _text_facts(values: pa.Array, state: _Column):
+    """Text, through its dictionary: blank strings found and content-hashed once per distinct
+    value. Blank strings are missing but hash as what they hold, as in pandas."""
+    encoded = pc.dictionary_encode(values)
+    words = encoded.dictionary
+    codes = encoded.indices
+    codes = (codes.fill_null(-1) if values.null_count else codes).to_numpy(zero_copy_only=False)
+    blank = np.append(feats.arrow_blank(words).to_numpy(zero_copy_only=False), True)
+    missing = blank[codes] if values.null_count or blank[:-1].any() else None
+    n_missing = int(missing.sum()) if missing is not None else 0
+    state.missing += n_missing
+    if not state.varies and n_missing < len(values):
+        present = words.filter(pa.array(~blank[:-1]))
+        head = present[0].as_py() if state.first is None else state.first
+        state.first, state.varies = head, len(present) > 1 or present[0].as_py() != head
+    hashed = pd.util.hash_array(np.asarray(words.to_numpy(zero_copy_only=False), dtype=object),
+                                categorize=False)
+    return missing, np.append(hashed, _NAN_BITS)[codes]
+
+
+def _note_range(state: _Column, low: float, high: float) -> None:
+    """Whether a numeric column holds two values, from this batch's smallest and largest."""
+    head = low if state.first is None else state.first
+    state.first, state.varies = head, bool(low != head or high != head)
+
+
 def _varies(values: pd.Series, first):
     """(first value, whether the column holds two different values) after these values."""
     if not len(values):
@@ -699,16 +879,6 @@ def _varies(values: pd.Series, first):
     text = values if pd.api.types.is_string_dtype(values.dtype) else values.astype(str)
     head = str(text.iloc[0]) if first is None else first
     return head, bool(text.nunique() > 1 or text.iloc[0] != head)
-
-
-def _row_hashes(features: pd.DataFrame, target: pd.Series) -> np.ndarray:
-    """One 64-bit hash per row of features and target, the same for equal rows in any batch:
-    numbers (and booleans) hash as their float64 value whatever dtype a batch gave them, text by
-    its characters; each column's bits are mixed into the row's hash with splitmix64."""
-    h = np.zeros(len(target), dtype=np.uint64)
-    for i, name in enumerate(features.columns):
-        h = _splitmix(h ^ _column_bits(features[name]) + np.uint64(i))
-    return _splitmix(h ^ _column_bits(target) + np.uint64(len(features.columns)))
 
 
 _NAN_BITS = np.uint64(0x7FF8DEADBEEF0001)  # every missing number hashes alike
@@ -736,6 +906,15 @@ def _label_of(label):
     if isinstance(label, np.generic):
         label = label.item()
     return label
+
+
+def _near_rows(strata: dict, uniques, keys: np.ndarray) -> np.ndarray | None:
+    """When every label of a batch has a full reservoir, the positions of the rows whose key is
+    below the largest of their thresholds (no other row can enter one); else None."""
+    found = [strata.get(_label_of(label)) for label in uniques]
+    if not found or any(r is None or r.threshold == _NO_KEY for r in found):
+        return None
+    return np.flatnonzero(keys < max(r.threshold for r in found))
 
 
 def _scatter(member: np.ndarray, passed: np.ndarray) -> np.ndarray:
