@@ -43,12 +43,16 @@ class Server:
             time.sleep(0.2)
 
     def wait_warm(self) -> None:
-        """Until the worker has TensorFlow imported (its background warm-up is over)."""
+        """Until the worker has TensorFlow imported (its background warm-up is over): the
+        library is loaded and the worker has gone idle (TensorFlow is mapped early in the
+        import; Keras and the rest take seconds more, and a job running meanwhile shares the
+        worker's interpreter with that import)."""
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) ==
                     self.proc.pid]
-            if any(_maps(pid, "_pywrap_tensorflow") for pid in pids):
+            loaded = [pid for pid in pids if _maps(pid, "_pywrap_tensorflow")]
+            if loaded and all(_idle(pid, deadline) for pid in loaded):
                 return
             time.sleep(0.5)
 
@@ -71,6 +75,26 @@ def _ppid(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _idle(pid: int, deadline: float, window: float = 1.0) -> bool:
+    """Whether ``pid`` used under 5% of a core over a ``window`` (waiting until it does, up to
+    ``deadline``)."""
+    while time.monotonic() < deadline:
+        before = _cpu_seconds(pid)
+        time.sleep(window)
+        if _cpu_seconds(pid) - before < 0.05 * window:
+            return True
+    return False
 
 
 def _maps(pid: int, needle: str) -> bool:

@@ -98,7 +98,8 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None,
               model_fn: Callable | None = None,
               progress: bool | Callable[[str, int, int], None] = False,
               command: str | None = None, plan: Plan | str | os.PathLike | None = None,
-              profile: DatasetProfile | None = None, **fields) -> Recommendation:
+              profile: DatasetProfile | None = None, digest: str | None = None,
+              **fields) -> Recommendation:
     """Profile, match rules over the four criteria, validate the top candidates, recommend.
 
     ``data`` is a path or a DataFrame holding the target column, or a feature matrix with the
@@ -121,14 +122,15 @@ def recommend(data: pd.DataFrame | str | os.PathLike, target=None, *, y=None,
     ``advisor.profile`` returns it, made earlier (the service profiles an upload to check it
     before queueing the job). The caller vouches for it: it is used as given, not checked. With
     a path, the table is then not profiled again, and read only when the run validates (the
-    trials need it); the input's digest is still the file's own.
+    trials need it); the input's digest is still the file's own: ``digest``, its sha256 when the
+    caller knows it (the service stores each upload under its own), saves hashing it again.
     """
     options = (options or Options()).replace(**_option_fields(fields)).checked()
     replay = load_plan(plan) if plan is not None else None
     tell = _progress_function(progress)
     try:
         tell("profiling", 0, 1)
-        frame, prof, digest = _profiled(data, target, y, options, profile)
+        frame, prof, digest = _profiled(data, target, y, options, profile, digest)
         tell("matching", 0, 1)
         book = RuleBook.load(options.rules, cache=cache)
         crit = criteria_for(prof, options, known_domains=book.domains)
@@ -193,12 +195,12 @@ def _progress_function(progress) -> Callable[[str, int, int], None]:
     return lambda phase, done, total: None
 
 
-def _profiled(data, target, y, options: Options, given: DatasetProfile | None = None
-              ) -> tuple[pd.DataFrame, DatasetProfile, str]:
+def _profiled(data, target, y, options: Options, given: DatasetProfile | None = None,
+              digest: str | None = None) -> tuple[pd.DataFrame, DatasetProfile, str]:
     if y is None and target is not None and not _names_columns(target):
         y, target = target, None  # advisor.recommend(X, y): the second argument is the target
     if given is not None and y is None and isinstance(data, (str, os.PathLike)):
-        return _given(data, target, given, options)
+        return _given(data, target, given, options, digest)
     if y is None and isinstance(data, (str, os.PathLike)) and streams(data, options.memory_limit_mb):
         return _streamed(data, target, options)
     frame, source, fmt, digest = _inputs(data, target, y, options.encoding)
@@ -223,7 +225,7 @@ def _streamed(data, target, options: Options) -> tuple[pd.DataFrame | None, Data
     return frame, prof, _shards_sha256(data)
 
 
-def _given(data, target, prof: DatasetProfile, options: Options
+def _given(data, target, prof: DatasetProfile, options: Options, known: str | None = None
            ) -> tuple[pd.DataFrame | None, DatasetProfile, str]:
     """A path with the caller's profile of it: the digest, and the trials' frame when the run
     validates (for streamed input, the streaming pass that draws their sample)."""
@@ -235,7 +237,7 @@ def _given(data, target, prof: DatasetProfile, options: Options
     if options.validate:
         frame, _, _, digest = _inputs(data, target, None, options.encoding)
         return frame, prof, digest
-    digest = _file_sha256(data)
+    digest = known if known and os.path.isfile(data) else _file_sha256(data)
     if not digest:
         load_table(data, encoding=options.encoding)  # raises the reader's message for it
     return None, prof, digest

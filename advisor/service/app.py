@@ -8,6 +8,7 @@ worker processes. Every error is ``{"error": "<one line>"}``: the CLI's message 
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import hmac
@@ -54,7 +55,7 @@ log = logging.getLogger("advisor.serve")
 
 MAX_ATTEMPTS = 3
 RETRY_AFTER_SECONDS = 10
-LONG_POLL_SECONDS = 0.025  # how often a long-polling request looks at its job
+LONG_POLL_SECONDS = 0.025  # how often a long-polling request looks at its job's progress
 # The recommend options a job takes as form fields (the Options fields a client may set; rules
 # files, jobs and memory limits are the server's business).
 JOB_FIELDS = ("target", "task", "domain", "metric", "model", "output", "budget", "validate",
@@ -85,6 +86,38 @@ class Settings:
         return int(self.max_upload_mb * 2**20)
 
 
+class Changes:
+    """Wakes long-polling requests the moment the supervisor hears a job finished (its start
+    and progress are only in its row: the requests look at it every LONG_POLL_SECONDS too)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def notify(self) -> None:
+        """From any thread: wake every waiting request."""
+        with self._lock:
+            waiting = list(self._waiting)
+        for loop, event in waiting:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:
+                pass  # its event loop is closed
+
+    @asynccontextmanager
+    async def watch(self):
+        """An event set by the next :meth:`notify` (take it before looking at the job, so a
+        change between the look and the wait is not missed)."""
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiting.add(waiter)
+        try:
+            yield waiter[1]
+        finally:
+            with self._lock:
+                self._waiting.discard(waiter)
+
+
 class Service:
     """The data folder (locked: one server per folder), the store and the supervisor."""
 
@@ -94,11 +127,13 @@ class Service:
         self.uploads_dir = self.data_dir / "uploads"
         self.cache_dir = self.data_dir / "cache"
         self.store = Store(self.data_dir / "advisor.db")
+        self.changes = Changes()
         self.supervisor = Supervisor(self.data_dir / "advisor.db", self.uploads_dir,
                                      self.cache_dir, workers=settings.jobs,
                                      warm=settings.warm and not settings.scheduler,
                                      stale_seconds=settings.stale_seconds,
-                                     scheduler=settings.scheduler)
+                                     scheduler=settings.scheduler,
+                                     on_change=self.changes.notify)
         self._lock_file = None
         self._profiles: OrderedDict[tuple, Any] = OrderedDict()
         self._reports: OrderedDict[tuple, str] = OrderedDict()
@@ -219,7 +254,10 @@ class Service:
 
 def render_report(job: Job, fmt: str) -> str:
     """The job's report, rendered from its result alone (the report never reads the input, so
-    the client's file name in ``input.path`` is only ever a label, escaped by the templates)."""
+    the client's file name in ``input.path`` is only ever a label, escaped by the templates).
+    As JSON: the result as ``advisor recommend --format json`` prints it (stored compact)."""
+    if fmt == "json":
+        return json.dumps(json.loads(job.result), indent=2, allow_nan=False)
     from advisor.pipeline import Recommendation
     from advisor.reporting import render
 
@@ -550,11 +588,6 @@ def _upload_routes(api: APIRouter, service: Service) -> None:
     """The routes that take a table: profile it, or queue a job for it."""
     settings = service.settings
 
-    def queue_full(waiting: int) -> JSONResponse:
-        return error(429, f"The queue is full ({waiting} jobs waiting, --queue-limit "
-                          f"{settings.queue_limit}); retry after {RETRY_AFTER_SECONDS} s.",
-                     {"Retry-After": str(RETRY_AFTER_SECONDS)})
-
     async def read_form(request: Request) -> Form:
         limit = settings.max_upload_bytes
         try:
@@ -609,43 +642,59 @@ def _upload_routes(api: APIRouter, service: Service) -> None:
                 raise UsageError("Missing form field 'target': name the target column "
                                  "(target=COLUMN, or a,b,c for multilabel).")
             options = job_options(typed, settings.max_budget)
-            target = typed["target"]
-            stored = stored_options(options)
-            request_hash = hashlib.sha256(json.dumps(
-                [received.sha256, received.label, target, stored], sort_keys=True).encode()
-            ).hexdigest()
-            if idempotency_key is not None:
-                seen = await run_in_threadpool(_replay, service.store, idempotency_key,
-                                               request_hash)
-                if seen is not None:
-                    return seen
-            waiting = await run_in_threadpool(service.store.count, "queued")
-            if waiting >= settings.queue_limit:  # shed load before profiling (checked again below)
-                return queue_full(waiting)
-            prof = await run_in_threadpool(service.check_job, received.path, received.label,
-                                           received.sha256, target, options)
-            name = await run_in_threadpool(keep, received, service.uploads_dir)
-            await run_in_threadpool(service.store.add_upload, received.sha256, name,
-                                    received.size)
+            # One trip to a thread for the rest: every hop costs a small job a little.
+            outcome = await run_in_threadpool(_accept, service, received, typed["target"],
+                                              options, idempotency_key)
         finally:
             if form.file is not None:
                 form.file.discard()  # kept uploads were moved away; this removes the rest
-        try:
-            job, created = await run_in_threadpool(
-                lambda: service.store.submit(
-                    upload_sha256=received.sha256, filename=received.label, target=target,
-                    options=stored, request_hash=request_hash, idempotency_key=idempotency_key,
-                    queue_limit=settings.queue_limit, max_attempts=settings.max_attempts,
-                    profile=prof.to_json(indent=None)))
-        except Conflict as exc:
-            return _conflict(idempotency_key, str(exc))
-        except QueueFull as exc:
-            return queue_full(exc.args[0])
-        service.supervisor.wake()
+        if isinstance(outcome, Response):
+            return outcome
+        job, created = outcome
         headers = {"Location": f"/v1/jobs/{job.id}"}
         if not created:
             headers["Idempotent-Replayed"] = "true"
         return job_response(job, 202, headers)
+
+
+def _accept(service: Service, received, target: str, options, idempotency_key: str | None
+            ) -> Response | tuple[Job, bool]:
+    """Everything between a parsed request and its job: the idempotency replay, load shedding,
+    the check (while the upload goes to disk), the stored upload, the queued job. Returns the
+    (job, created) pair, or the response that replaces the job (a replay, 409, 429)."""
+    settings, store = service.settings, service.store
+    stored = stored_options(options)
+    request_hash = hashlib.sha256(json.dumps(
+        [received.sha256, received.label, target, stored], sort_keys=True).encode()).hexdigest()
+    if idempotency_key is not None:
+        seen = _replay(store, idempotency_key, request_hash)
+        if seen is not None:
+            return seen
+    waiting = store.count("queued")
+    if waiting >= settings.queue_limit:  # shed load before profiling (checked again below)
+        return _queue_full(waiting, settings)
+    received.sync_soon(service.uploads_dir)  # while the table is checked; keep() waits for it
+    prof = service.check_job(received.path, received.label, received.sha256, target, options)
+    name = keep(received, service.uploads_dir, later=True)
+    store.add_upload(received.sha256, name, received.size)
+    try:
+        job, created = store.submit(
+            upload_sha256=received.sha256, filename=received.label, target=target,
+            options=stored, request_hash=request_hash, idempotency_key=idempotency_key,
+            queue_limit=settings.queue_limit, max_attempts=settings.max_attempts,
+            profile=prof.to_json(indent=None))
+    except Conflict as exc:
+        return _conflict(idempotency_key, str(exc))
+    except QueueFull as exc:
+        return _queue_full(exc.args[0], settings)
+    service.supervisor.wake()
+    return job, created
+
+
+def _queue_full(waiting: int, settings: Settings) -> JSONResponse:
+    return error(429, f"The queue is full ({waiting} jobs waiting, --queue-limit "
+                      f"{settings.queue_limit}); retry after {RETRY_AFTER_SECONDS} s.",
+                 {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _job_routes(api: APIRouter, service: Service) -> None:
@@ -668,18 +717,22 @@ def _job_routes(api: APIRouter, service: Service) -> None:
                           "(or it is finished), waiting at most this many seconds."))
                       ) -> Response:
         """A job: its state, progress, attempts, error, and once succeeded the result."""
-        job = await run_in_threadpool(_find, service.store, job_id)
-        if wait > 0 and not job.finished:
-            import anyio
-
-            seen = (job.state, job.phase, job.done, job.total)
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                await anyio.sleep(LONG_POLL_SECONDS)
+        if wait <= 0:
+            return job_response(await run_in_threadpool(_find, service.store, job_id))
+        deadline = time.monotonic() + wait
+        seen = None
+        while True:
+            async with service.changes.watch() as changed:
                 job = await run_in_threadpool(_find, service.store, job_id)
-                if job.finished or (job.state, job.phase, job.done, job.total) != seen:
-                    break
-        return job_response(job)
+                now = (job.state, job.phase, job.done, job.total)
+                left = deadline - time.monotonic()
+                if job.finished or now != (seen or now) or left <= 0:
+                    return job_response(job)
+                seen = now
+                try:
+                    await asyncio.wait_for(changed.wait(), min(LONG_POLL_SECONDS, left))
+                except asyncio.TimeoutError:
+                    pass
 
     @api.post("/jobs/{job_id}/cancel", response_model=JobBody, tags=["jobs"],
               responses=_errors(404, 409))
@@ -711,9 +764,9 @@ def _job_routes(api: APIRouter, service: Service) -> None:
                 return error(409, f"Job {job_id} {how}; its report exists once it has "
                                   f"succeeded. Poll GET /v1/jobs/{job_id}.")
             return error(409, f"Job {job_id} {job.state} ({job.error}); it has no report.")
-        if fmt == "json":
-            return Response(job.result, media_type="application/json")
         text = await run_in_threadpool(service.report, job, fmt)
+        if fmt == "json":
+            return Response(text, media_type="application/json")
         if fmt == "html":
             return HTMLResponse(text, headers=_REPORT_HEADERS)
         return Response(text, media_type="text/markdown; charset=utf-8")

@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -64,6 +65,9 @@ class Supervisor:
     warm: bool = True
     stale_seconds: float = STALE_SECONDS
     scheduler: str | None = None
+    # Called (from the supervisor's thread) when a worker says its job finished or a job's worker
+    # is gone, so long-polling requests answer at once instead of at their next look.
+    on_change: Callable[[], None] | None = None
     instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def __post_init__(self):
@@ -160,8 +164,16 @@ class Supervisor:
                     slot.ready = True
                 elif message[0] == "done" and message[2] == slot.owner:
                     slot.job = slot.owner = None
+                    self._changed()
         except (EOFError, OSError):
             pass  # it died; the sentinel says so
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:
+                log.exception("supervisor: notifying a job change failed")
 
     def _watch_job(self, slot: _Slot) -> None:
         if self.store.owner(slot.job) != slot.owner:
@@ -204,8 +216,8 @@ class Supervisor:
         slot.limit = time_limit(job.options)
         slot.deadline = time.time() + slot.limit
         task = {"id": job.id, "owner": owner, "upload_file": job.upload_file,
-                "filename": job.filename, "target": job.target, "options": job.options,
-                "profile": job.profile}
+                "upload_sha256": job.upload_sha256, "filename": job.filename,
+                "target": job.target, "options": job.options, "profile": job.profile}
         try:
             slot.tasks.send(task)
         except (BrokenPipeError, OSError):
@@ -235,6 +247,7 @@ class Supervisor:
         if job is not None and reason is not None:
             state = self.store.release(job, owner, reason)
             log.warning("job %s: %s; now %s", job, reason, state)
+        self._changed()
         if self._stop.is_set():
             return
         if time.monotonic() - slot.started < 2.0:

@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 from collections.abc import AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,16 +48,40 @@ class ReceivedFile:
     label: str  # the client's file name, for messages only
     size: int
     sha256: str
+    _synced: Future | None = field(default=None, repr=False, compare=False)
+    _gone: bool = field(default=False, repr=False, compare=False)
 
     @property
     def suffix(self) -> str:
         return table_suffix(self.label)
 
-    def discard(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+    def sync_soon(self, folder: Path | None = None) -> None:
+        """Start writing the file's bytes to disk (fsync) in the background, unless ``folder``
+        holds them already (:func:`keep` will drop this copy); :func:`keep` waits for it."""
+        if self._synced is None and not (folder and (folder / self.stored_name).exists()):
+            self._synced = _BACKGROUND.submit(_fsync, self.path)
+
+    def sync(self) -> None:
+        """The file's bytes are on disk when this returns."""
+        if self._synced is None:
+            self._synced = _BACKGROUND.submit(_fsync, self.path)
+        self._synced.result()
+
+    @property
+    def stored_name(self) -> str:
+        """Its name once kept: its content hash (and the suffix the reader needs)."""
+        return self.sha256 + self.suffix
+
+    def discard(self, *, later: bool = False) -> None:
+        """Delete the file (``later``: on a background thread: freeing a large file's blocks
+        takes milliseconds a request need not wait for)."""
+        if self._gone:
+            return
+        self._gone = True
+        if later:
+            _BACKGROUND.submit(_unlink, self.path)
+        else:
+            _unlink(self.path)
 
 
 @dataclass
@@ -251,18 +276,34 @@ class _Receiver:
         self.form.file = ReceivedFile(part.path, part.label, part.size, part.digest.hexdigest())
 
 
-def keep(received: ReceivedFile, folder: Path) -> str:
-    """Store the upload once under its content hash (an atomic rename of the temporary file;
-    a second copy of the same bytes is dropped). Returns its file name in ``folder``."""
-    name = received.sha256 + received.suffix
+def keep(received: ReceivedFile, folder: Path, *, later: bool = False) -> str:
+    """Store the upload once under its content hash (an atomic rename of the temporary file,
+    on disk first; a second copy of the same bytes is dropped — ``later``: by a background
+    thread). Returns its file name in ``folder``."""
+    name = received.stored_name
     destination = folder / name
     if destination.exists():
-        received.discard()
+        received.discard(later=later)
     else:
-        with open(received.path, "rb") as handle:
-            os.fsync(handle.fileno())  # on disk before a job can name it
+        received.sync()  # on disk before a job can name it
         os.replace(received.path, destination)
     return name
+
+
+# fsyncs and deletions wait on the disk, not the CPU: a few at once, off the request's thread.
+_BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upload-disk")
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def leftover_temp_files(folder: Path) -> list[Path]:

@@ -74,7 +74,7 @@ def run_job(store, task: dict[str, Any], uploads_dir: Path, cache_dir: Path,
     try:
         result = execute(uploads_dir / task["upload_file"], task["filename"], task["target"],
                          task["options"], cache_dir, progress, task.get("profile"),
-                         scheduler)
+                         scheduler, task.get("upload_sha256"))
     except LeaseLost:
         return
     except BaseException as exc:
@@ -98,23 +98,26 @@ def run_job(store, task: dict[str, Any], uploads_dir: Path, cache_dir: Path,
 
 
 def execute(upload: Path, label: str, target: str, options: dict[str, Any], cache_dir: Path,
-            progress=None, profile: str | None = None, scheduler: str | None = None) -> str:
+            progress=None, profile: str | None = None, scheduler: str | None = None,
+            sha256: str | None = None) -> str:
     """The job itself: ``recommend`` on the stored upload, as the ``--format json`` document
-    with the server's file path replaced by the client's name for it.
+    (compact: the report route indents it) with the server's file path replaced by the client's
+    name for it.
 
     ``profile``: the upload's profile as JSON, made by the web process's check before it took
     the job (with the client's name for the file, as the result names it), so the job does not
     profile the table again; without it (a job queued by an older server) recommend profiles.
     ``scheduler``: the server's ``--scheduler``, where the trials run (never a client's choice:
-    a Dask scheduler can run code in any client that connects to it)."""
+    a Dask scheduler can run code in any client that connects to it). ``sha256``: the upload's,
+    which it is stored under (hashed as it arrived), so the job does not hash it again."""
     from advisor.pipeline import recommend
     from advisor.profiling import DatasetProfile
     from advisor.service.uploads import relabel
 
     given = DatasetProfile.from_dict(json.loads(profile)) if profile else None
     rec = recommend(str(upload), target, **options, cache=str(cache_dir), progress=progress,
-                    profile=given, scheduler=scheduler)
-    return json.dumps(relabel(rec.to_dict(), str(upload), label), indent=2, allow_nan=False)
+                    profile=given, digest=sha256, scheduler=scheduler)
+    return json.dumps(relabel(rec.to_dict(), str(upload), label), allow_nan=False)
 
 
 class _Progress:
