@@ -15,12 +15,15 @@ Rows in the printout:
   for a streaming pass, in time and memory);
 - ``streaming profile``: ``advisor.profile(DIR, target)``, exact facts over every row;
 - ``in-memory profile`` / ``streaming, same file``: one Parquet file that fits in memory,
-  profiled whole and streamed (``memory_limit_mb`` set low enough to force streaming).
+  profiled whole and streamed (``memory_limit_mb`` set low enough to force streaming), in
+  ``--repeats`` alternating runs (medians, and each ratio's range over the runs).
 
 Targets: time linear in rows, peak memory flat once streaming (under 1 GB at 10⁷ rows), and the
 streaming profile of a file that fits no slower than 1.3× the in-memory one.
 
-    python benchmarks/scale_profile.py [--sizes 100000 1000000 10000000]
+    python benchmarks/scale_profile.py [--sizes 100000 1000000 10000000] [--repeats 3]
+
+The printout is always saved to ``benchmarks/results/scale_profile.txt``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import itertools
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -137,9 +141,29 @@ def run(what: str, path: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def fits_line(rows: int, label: str, path: Path, first: bool, repeats: int) -> str:
+    """One line of the file-that-fits comparison: in-memory against streaming, alternating."""
+    whole, streamed = [], []
+    for _ in range(repeats):
+        whole.append(run("profile" if first else "warm", path))
+        streamed.append(run("profile_streamed" if first else "warm_streamed", path))
+        assert not whole[-1]["streamed"] and streamed[-1]["streamed"]
+    median = statistics.median
+    ratios = {key: [s[key] / w[key] for w, s in zip(whole, streamed)] for key in ("seconds", "cpu")}
+    w_s, s_s = median(m["seconds"] for m in whole), median(m["seconds"] for m in streamed)
+    w_c, s_c = median(m["cpu"] for m in whole), median(m["cpu"] for m in streamed)
+    spread = {key: f"{min(r):.2f}–{max(r):.2f}" for key, r in ratios.items()}
+    return (f"  {rows:>10,} rows, {label} in-memory {w_s:5.2f} s ({w_c:.2f} s CPU, peak "
+            f"{median(m['peak_mb'] for m in whole):4.0f} MB), streaming {s_s:5.2f} s ({s_c:.2f} s "
+            f"CPU, peak {median(m['peak_mb'] for m in streamed):4.0f} MB): ×{s_s / w_s:.2f} wall "
+            f"[{spread['seconds']}], ×{s_c / w_c:.2f} CPU [{spread['cpu']}] (target ≤ 1.3)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="alternating runs of the file-that-fits comparison")
     args = parser.parse_args()
     lines: list[str] = []
 
@@ -147,7 +171,8 @@ def main() -> None:
         print(text, flush=True)
         lines.append(text)
 
-    say(f"scale_profile: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, one run each")
+    say(f"scale_profile: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, one run each "
+        f"(the file that fits: {args.repeats})")
     say(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, pyarrow {pa.__version__}, load average "
         f"{os.getloadavg()[0]:.1f} at the start (other processes share the cores: CPU seconds "
@@ -178,8 +203,8 @@ def main() -> None:
         say(f"  {small:>10,} → {large:>10,} rows (×{large / small:g}): wall time "
             f"×{b['seconds'] / a['seconds']:.2f}, CPU time ×{b['cpu'] / a['cpu']:.2f}, peak "
             f"memory ×{b['peak_mb'] / a['peak_mb']:.2f} ({a['peak_mb']:.0f} → {b['peak_mb']:.0f} MB)")
-    say("  as a fixed cost plus a cost per row (the fixed part is the first call's lazy imports of")
-    say("  scipy and scikit-learn and the 50,000-row sample's profile): CPU per added row")
+    say("  as a fixed cost plus a cost per row (the fixed part is the first call's lazy import of")
+    say("  scipy and the 50,000-row sample's profile): CPU per added row")
     for small, large in itertools.pairwise(sizes):
         a, b = rows_seen[small]["profile"], rows_seen[large]["profile"]
         say(f"  {small:>10,} → {large:>10,} rows: {(b['cpu'] - a['cpu']) / (large - small) * 1e6:.2f} "
@@ -190,20 +215,12 @@ def main() -> None:
     # A file that fits: the whole-table profile against the streaming one, same file.
     say("\none file that fits in memory, profiled whole and streamed")
     say("  (first call in a fresh process, then a second call in another: lazy imports warm;")
-    say("   CPU seconds too, which other processes on the machine disturb less than wall time)")
+    say(f"   medians of {args.repeats} alternating runs, each ratio's range over the runs in")
+    say("   brackets; CPU seconds too, which other processes disturb less than wall time)")
     for rows in [r for r in sizes if r <= 1_000_000]:
         path = make_shards(rows) / "part-0000.parquet"
-        whole, streamed = run("profile", path), run("profile_streamed", path)
-        assert not whole["streamed"] and streamed["streamed"]
-        say(f"  {rows:>10,} rows, first call: in-memory {whole['seconds']:5.2f} s (peak "
-            f"{whole['peak_mb']:4.0f} MB), streaming {streamed['seconds']:5.2f} s (peak "
-            f"{streamed['peak_mb']:4.0f} MB): ×{streamed['seconds'] / whole['seconds']:.2f} wall, "
-            f"×{streamed['cpu'] / whole['cpu']:.2f} CPU (target ≤ 1.3)")
-        whole, streamed = run("warm", path), run("warm_streamed", path)
-        say(f"  {rows:>10,} rows, warm call:  in-memory {whole['seconds']:5.2f} s "
-            f"({whole['cpu']:.2f} s CPU), streaming {streamed['seconds']:5.2f} s "
-            f"({streamed['cpu']:.2f} s CPU): ×{streamed['seconds'] / whole['seconds']:.2f} wall, "
-            f"×{streamed['cpu'] / whole['cpu']:.2f} CPU (target ≤ 1.3)")
+        for first, label in ((True, "first call"), (False, "warm call: ")):
+            say(fits_line(rows, label, path, first, args.repeats))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"\nsaved to {RESULTS.relative_to(HERE.parent)}")
