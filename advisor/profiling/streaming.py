@@ -251,9 +251,12 @@ class _RowStore:
         """The rows with these ids, in row order, as the in-memory loader would give them."""
         table = pa.concat_tables(self.tables)
         rows = table.column("__row__").to_numpy()  # ascending: batches come in row order
-        # A mask keeps row order and, on a table of many chunks, is cheaper than a take.
-        table = table.filter(pa.array(_member(rows, _sorted_unique(ids)))).drop_columns(["__row__"])
-        return loading._to_frame(table)
+        # A mask keeps row order and, on a table of many chunks, is cheaper than a take; when
+        # every stored row is wanted (often, once compacted), there is nothing to copy.
+        wanted = _member(rows, _sorted_unique(ids))
+        if not wanted.all():
+            table = table.filter(pa.array(wanted))
+        return loading._to_frame(table.drop_columns(["__row__"]))
 
 
 def _sorted_unique(ids: np.ndarray) -> np.ndarray:
