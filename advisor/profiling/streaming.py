@@ -242,21 +242,20 @@ class _RowStore:
     def compact(self, held: np.ndarray) -> None:
         if not self.tables:
             return
-        table = pa.concat_tables(self.tables)
-        ids = table.column("__row__").to_numpy()
-        table = table.filter(pa.array(_member(ids, _sorted_unique(held))))
+        table = self._rows(held)
         self.tables, self.rows = [table], table.num_rows
 
     def frame(self, ids: np.ndarray) -> pd.DataFrame:
         """The rows with these ids, in row order, as the in-memory loader would give them."""
+        return loading._to_frame(self._rows(ids).drop_columns(["__row__"]))
+
+    def _rows(self, ids: np.ndarray) -> pa.Table:
+        """The stored rows with these ids, in row order (batches come in row order). A mask
+        keeps that order and, on a table of many chunks, is cheaper than a take; when every
+        stored row is wanted (often, once compacted), there is nothing to copy."""
         table = pa.concat_tables(self.tables)
-        rows = table.column("__row__").to_numpy()  # ascending: batches come in row order
-        # A mask keeps row order and, on a table of many chunks, is cheaper than a take; when
-        # every stored row is wanted (often, once compacted), there is nothing to copy.
-        wanted = _member(rows, _sorted_unique(ids))
-        if not wanted.all():
-            table = table.filter(pa.array(wanted))
-        return loading._to_frame(table.drop_columns(["__row__"]))
+        wanted = _member(table.column("__row__").to_numpy(), _sorted_unique(ids))
+        return table if wanted.all() else table.filter(pa.array(wanted))
 
 
 def _sorted_unique(ids: np.ndarray) -> np.ndarray:
@@ -427,8 +426,9 @@ def scan(path: str | os.PathLike, target=None, task: str | None = None, *, seed:
     n_total, memory = 0, 0.0
     for shard, batch in _batches(table, batch_rows):
         # Only the target becomes pandas; the features are read in Arrow (``_FeatureTally``).
-        column = loading._to_frame(pa.Table.from_batches([batch.select([name])]))[name]
-        batch_mb = features.megabytes(batch)
+        column = _pandas_column(batch, name)
+        converted = features.pandas_columns(batch)  # the few columns not read in Arrow, once
+        batch_mb = features.megabytes(batch, {**converted, name: column})
         memory += batch_mb
         n_total += batch.num_rows
         samples.size_for(batch_mb / batch.num_rows)
@@ -438,7 +438,8 @@ def scan(path: str | os.PathLike, target=None, task: str | None = None, *, seed:
             continue
         if len(kept) < batch.num_rows:
             batch = batch.filter(pa.array(keep))
-        features.add(batch, kept)
+            converted = {n: c[keep].reset_index(drop=True) for n, c in converted.items()}
+        features.add(batch, kept, converted)
         samples.offer(batch, labels, start, batch_rows)
     tally.check(n_total)
     counts, n_distinct, dtype = tally.counts(table.schema.field(name).type)
@@ -575,9 +576,16 @@ class _FeatureTally:
                 for name in schema.names}
         return found
 
-    def megabytes(self, batch: pa.RecordBatch) -> float:
+    def pandas_columns(self, batch: pa.RecordBatch) -> dict[str, pd.Series]:
+        """The batch's feature columns that are read through pandas, converted."""
+        return {name: _pandas_column(batch, name) for name in self.names
+                if self.readings(batch.schema)[name][0] == "pandas"}
+
+    def megabytes(self, batch: pa.RecordBatch, converted: dict[str, pd.Series]) -> float:
         """What the batch takes as the in-memory loader's DataFrame (``memory_usage``): integers
-        with a null become float64, booleans with a null Python objects, text stays Arrow's."""
+        with a null become float64, booleans with a null Python objects, text stays Arrow's;
+        ``converted``: the columns read through pandas (:meth:`pandas_columns`, and the
+        target)."""
         total = 0
         for name, (reading, dtype) in self.readings(batch.schema).items():
             values = batch.column(name)
@@ -587,11 +595,11 @@ class _FeatureTally:
                 total += len(values) * (8 if values.null_count and reading == "integer"
                                         else dtype.itemsize)
             else:
-                col = loading._to_frame(pa.Table.from_batches([batch.select([name])]))[name]
-                total += int(col.memory_usage(index=False))
+                total += int(converted[name].memory_usage(index=False))
         return total / 2**20
 
-    def add(self, batch: pa.RecordBatch, target: pd.Series) -> None:
+    def add(self, batch: pa.RecordBatch, target: pd.Series,
+            converted: dict[str, pd.Series]) -> None:
         """One batch's rows (those with a target): missing cells, rows with any, whether each
         column varies, and every row's hash (MurmurHash64A's mixing over the row's cells)."""
         any_missing = np.zeros(batch.num_rows, dtype=bool)
@@ -600,7 +608,8 @@ class _FeatureTally:
         readings = self.readings(batch.schema)
         for name in self.names:
             reading = readings[name][0]
-            mask, bits = _column_facts(batch, name, reading, self.columns[name])
+            mask, bits = _column_facts(batch, name, reading, self.columns[name],
+                                       converted.get(name))
             if mask is not None:
                 any_missing |= mask
             # Floats and text come as new arrays (see their readers): mixed where they are.
@@ -784,7 +793,13 @@ def _reading(kind: pa.DataType, dtype) -> str:
     return "pandas"
 
 
-def _column_facts(batch: pa.RecordBatch, name: str, reading: str, state: _Column):
+def _pandas_column(batch: pa.RecordBatch, name: str) -> pd.Series:
+    """One column of a batch as the in-memory loader converts it."""
+    return loading._to_frame(pa.Table.from_batches([batch.select([name])]))[name]
+
+
+def _column_facts(batch: pa.RecordBatch, name: str, reading: str, state: _Column,
+                  col: pd.Series | None = None):
     """One batch of one feature column: adds its missing cells (and whether it holds two
     values) to ``state``; returns (the missing cells' mask, or None when none is missing; 64
     bits per cell, equal exactly when the cells' values are — the same in every batch, whose
@@ -798,7 +813,7 @@ def _column_facts(batch: pa.RecordBatch, name: str, reading: str, state: _Column
         return _integer_facts(values, state)
     if reading == "text":
         return _text_facts(values, state)
-    col = loading._to_frame(pa.Table.from_batches([batch.select([name])]))[name]
+    col = _pandas_column(batch, name) if col is None else col  # as converted already
     mask = feats.missing_mask(col)
     n_missing = int(mask.sum())
     state.missing += n_missing

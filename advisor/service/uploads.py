@@ -63,8 +63,7 @@ class ReceivedFile:
 
     def sync(self) -> None:
         """The file's bytes are on disk when this returns."""
-        if self._synced is None:
-            self._synced = _BACKGROUND.submit(_fsync, self.path)
+        self.sync_soon()
         self._synced.result()
 
     @property
