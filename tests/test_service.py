@@ -97,6 +97,41 @@ def test_a_rules_only_job_from_queued_to_its_reports(server, monkeypatch):
     assert listed[0]["id"] == job["id"] and "result" not in listed[0]
 
 
+def test_prefer_wait_answers_a_quick_job_with_its_outcome(server):
+    """RFC 7240's ``Prefer: wait=N``: the submission is answered once the job has finished (200,
+    with the result), or after N seconds with the usual 202; without it, or with a preference
+    the server does not take, nothing changes."""
+    response = server.submit(DIAGNOSIS, target="diagnosis", validate=False, seed=11,
+                             headers={"Prefer": "wait=30"})
+    assert response.status_code == 200, response.text
+    job = response.json()
+    assert job["state"] == "succeeded" and job["progress"]["phase"] == "done"
+    assert response.headers["preference-applied"] == "wait=30"
+    assert response.headers["location"] == f"/v1/jobs/{job['id']}"
+    assert job["result"] == server.job(job["id"])["result"]
+    assert job["result"]["validation"]["status"] == "skipped"
+    for prefer in ("wait=0", "respond-async", "wait=soon"):
+        quick = server.submit(DIAGNOSIS, target="diagnosis", validate=False, seed=12,
+                              headers={"Prefer": prefer})
+        assert quick.status_code == 202 and quick.json()["state"] == "queued", prefer
+        assert ("preference-applied" in quick.headers) == (prefer == "wait=0")
+        server.wait_job(quick.json()["id"])
+    # A job that outlasts the wait is answered with the usual 202 when the wait is over.
+    slow = server.submit(DIAGNOSIS, target="diagnosis", budget=MAX_BUDGET, seed=13,
+                         headers={"Prefer": "wait=1"})
+    assert slow.status_code == 202 and slow.json()["state"] in ("queued", "running")
+    assert server.http.post(f"/v1/jobs/{slow.json()['id']}/cancel").status_code == 200
+    # The client waits in the submission: a quick job needs no status request.
+    client = Client(server.url)
+    handle = client.submit(str(DIAGNOSIS), target="diagnosis", validate=False, seed=14,
+                           prefer_wait=30)
+    polls = server.log_text().count(f"GET /v1/jobs/{handle.id}")
+    assert handle.state == "succeeded"
+    assert handle.wait() == advisor.recommend(str(DIAGNOSIS), "diagnosis", validate=False, seed=14)
+    assert server.log_text().count(f"GET /v1/jobs/{handle.id}") == polls == 0
+    client.close()
+
+
 def test_reports_are_409_until_the_job_succeeded_and_ids_are_checked(server):
     job = server.submit(DIAGNOSIS, target="diagnosis", budget=MAX_BUDGET).json()
     report = server.http.get(f"/v1/jobs/{job['id']}/report.html")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
 
 from advisor.base.records import Record
+from advisor.base.version import installed_version
 
 # Keras releases whose behaviour matches ASSUMED (checked by the test suite on the installed one).
 VERIFIED_MAJOR = 3
@@ -36,10 +36,7 @@ class KerasSemantics(Record):
 
 
 def installed_keras_version() -> str:
-    try:
-        return metadata.version("keras")
-    except metadata.PackageNotFoundError:
-        return "not installed"
+    return installed_version("keras") or "not installed"
 
 
 def assumed_semantics() -> KerasSemantics:

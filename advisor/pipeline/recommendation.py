@@ -24,7 +24,7 @@ from advisor.base.errors import AdvisorError, UsageError
 from advisor.base.files import sha256_file
 from advisor.base.records import Record
 from advisor.base.suggest import did_you_mean
-from advisor.base.version import __version__
+from advisor.base.version import __version__, installed_version
 from advisor.criteria.options import Options
 from advisor.criteria.statement import Criteria, criteria_for
 from advisor.losses.catalog import BASELINE_LOSSES, build_loss, configure, incompatibility, specs
@@ -448,18 +448,13 @@ def _frame_digest(frame: pd.DataFrame) -> str:
 
 def _reproducibility(options: Options, book: RuleBook, semantics, command,
                      plan: Plan | None) -> dict:
-    from importlib import metadata
-
     versions = {"python": platform.python_version()}
     modules = {"keras": "keras", "tensorflow": "tensorflow", "scikit-learn": "sklearn",
                "pandas": "pandas", "numpy": "numpy", "pyarrow": "pyarrow"}
     for package, module in modules.items():
         # A loaded module knows its version; asking the package metadata scans site-packages.
         loaded = sys.modules.get(module)
-        try:
-            versions[package] = getattr(loaded, "__version__", None) or metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
+        versions[package] = getattr(loaded, "__version__", None) or installed_version(package)
     return {
         "seed": options.seed,
         "command": command,

@@ -16,6 +16,7 @@ out (with the reason), and ranks the rest by total weight, then simplicity.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -93,11 +94,15 @@ def fact_schema(extra_domains: tuple[str, ...] = ()) -> dict[str, FactType]:
         "task": TASKS, "model": MODELS, "output": OUTPUTS, "metric": tuple(METRICS),
         "domain": tuple(DOMAINS) + tuple(extra_domains), "task_alternative": TASKS,
     }
-    schema = {}
-    for cls in (DatasetProfile, Criteria):
-        for name, hint in typing.get_type_hints(cls).items():
-            schema[name] = FactType(_kind(hint), vocabularies.get(name))
-    return schema
+    return {name: FactType(kind, vocabularies.get(name)) for name, kind in _fact_kinds()}
+
+
+@functools.cache
+def _fact_kinds() -> tuple[tuple[str, str], ...]:
+    """Each fact's name and kind, from the profile's and the criteria's type hints (resolved
+    once per process: ``get_type_hints`` evaluates every annotation)."""
+    return tuple((name, _kind(hint)) for cls in (DatasetProfile, Criteria)
+                 for name, hint in typing.get_type_hints(cls).items())
 
 
 def facts_of(profile: DatasetProfile, criteria: Criteria) -> dict[str, Any]:
@@ -325,15 +330,21 @@ def default_rules_folder():
 _VALIDATED: dict[str, tuple[tuple[Rule, ...], tuple[str, ...]]] = {}
 
 
+@functools.cache
+def _facts_key() -> str:
+    """The known facts, as validated rules depend on them (fixed for the life of the process)."""
+    return repr(sorted(fact_schema().items()))
+
+
 def _validated(sources: tuple[tuple[str, str], ...], files,
                cache: bool | str | os.PathLike = True) -> tuple[tuple[Rule, ...], tuple]:
     from advisor.base.version import __version__
 
     catalogue = sorted((key, spec.tasks, tuple((p.name, p.low, p.high, p.low_open, p.high_open)
                                                for p in spec.params))
-                       for key, spec in catalog.specs().items())
-    facts = sorted(fact_schema().items())
-    key = hashlib.sha256(repr((__version__, files, catalogue, facts)).encode()).hexdigest()[:32]
+                       for key, spec in catalog.specs().items())  # register_loss adds to it
+    key = hashlib.sha256(repr((__version__, files, catalogue, _facts_key())).encode()
+                         ).hexdigest()[:32]
     if key in _VALIDATED:
         return _VALIDATED[key]
     path = _cache_path(key, cache)

@@ -56,6 +56,10 @@ log = logging.getLogger("advisor.serve")
 MAX_ATTEMPTS = 3
 RETRY_AFTER_SECONDS = 10
 LONG_POLL_SECONDS = 0.025  # how often a long-polling request looks at its job's progress
+# A submission with ``Prefer: wait=N`` (RFC 7240) is answered once its job has finished, or after
+# at most this many seconds; a finished job's end is announced, so it looks again only this often.
+MAX_PREFER_WAIT = 30
+FINISH_RECHECK_SECONDS = 0.5
 # The recommend options a job takes as form fields (the Options fields a client may set; rules
 # files, jobs and memory limits are the server's business).
 JOB_FIELDS = ("target", "task", "domain", "metric", "model", "output", "budget", "validate",
@@ -78,8 +82,8 @@ class Settings:
     queue_limit: int = 100
     max_attempts: int = MAX_ATTEMPTS
     warm: bool = True
-    stale_seconds: float = 120.0
-    scheduler: str | None = None  # every job's trials run on this Dask cluster (operator's choice)  # no heartbeat for this long: the job's worker is stopped
+    stale_seconds: float = 120.0  # no heartbeat for this long: the job's worker is stopped
+    scheduler: str | None = None  # every job's trials run on this Dask cluster (operator's choice)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -632,8 +636,16 @@ def _upload_routes(api: APIRouter, service: Service) -> None:
                      idempotency_key: str | None = Header(
                          None, max_length=255, pattern=r"^[\x21-\x7e]+$",
                          description="Repeat a submission safely: the same key and request "
-                                     "return the same job.")) -> Response:
-        """Queue a recommend job for a table (202); poll its Location for the outcome."""
+                                     "return the same job."),
+                     prefer: str | None = Header(
+                         None, max_length=255, description=(
+                             f"`wait=N` (RFC 7240): answer once the job has finished (200, "
+                             f"with its result), or after N seconds (at most "
+                             f"{MAX_PREFER_WAIT}) with 202 as usual. Saves a small job the "
+                             f"status request."))) -> Response:
+        """Queue a recommend job for a table (202); poll its Location for the outcome. With
+        `Prefer: wait=N`, a job that finishes within N seconds is answered at once (200)."""
+        wait = prefer_wait(prefer)
         form = await read_form(request)
         try:
             received = _require_file(form)
@@ -654,7 +666,12 @@ def _upload_routes(api: APIRouter, service: Service) -> None:
         headers = {"Location": f"/v1/jobs/{job.id}"}
         if not created:
             headers["Idempotent-Replayed"] = "true"
-        return job_response(job, 202, headers)
+        if wait is None:
+            return job_response(job, 202, headers)
+        headers["Preference-Applied"] = f"wait={wait}"
+        if not job.finished and wait > 0:
+            job = await watch_job(service, job.id, wait, any_change=False)
+        return job_response(job, 200 if job.finished else 202, headers)
 
 
 def _accept(service: Service, received, target: str, options, idempotency_key: str | None
@@ -719,20 +736,7 @@ def _job_routes(api: APIRouter, service: Service) -> None:
         """A job: its state, progress, attempts, error, and once succeeded the result."""
         if wait <= 0:
             return job_response(await run_in_threadpool(_find, service.store, job_id))
-        deadline = time.monotonic() + wait
-        seen = None
-        while True:
-            async with service.changes.watch() as changed:
-                job = await run_in_threadpool(_find, service.store, job_id)
-                now = (job.state, job.phase, job.done, job.total)
-                left = deadline - time.monotonic()
-                if job.finished or now != (seen or now) or left <= 0:
-                    return job_response(job)
-                seen = now
-                try:
-                    await asyncio.wait_for(changed.wait(), min(LONG_POLL_SECONDS, left))
-                except asyncio.TimeoutError:
-                    pass
+        return job_response(await watch_job(service, job_id, wait, any_change=True))
 
     @api.post("/jobs/{job_id}/cancel", response_model=JobBody, tags=["jobs"],
               responses=_errors(404, 409))
@@ -770,6 +774,43 @@ def _job_routes(api: APIRouter, service: Service) -> None:
         if fmt == "html":
             return HTMLResponse(text, headers=_REPORT_HEADERS)
         return Response(text, media_type="text/markdown; charset=utf-8")
+
+
+async def watch_job(service: Service, job_id: str, wait: float, *, any_change: bool) -> Job:
+    """The job once it has finished — or, with ``any_change``, once its state or progress
+    differs from the first look — or as it is after ``wait`` seconds. Woken at once when a
+    worker reports a finished job; progress is only in the job's row, so with ``any_change``
+    the row is looked at every LONG_POLL_SECONDS."""
+    deadline = time.monotonic() + wait
+    recheck = LONG_POLL_SECONDS if any_change else FINISH_RECHECK_SECONDS
+    seen = None
+    while True:
+        async with service.changes.watch() as changed:
+            job = await run_in_threadpool(_find, service.store, job_id)
+            now = (job.state, job.phase, job.done, job.total)
+            left = deadline - time.monotonic()
+            if job.finished or (any_change and now != (seen or now)) or left <= 0:
+                return job
+            seen = now
+            try:
+                await asyncio.wait_for(changed.wait(), min(recheck, left))
+            except asyncio.TimeoutError:
+                pass
+
+
+def prefer_wait(header: str | None) -> int | None:
+    """The seconds of a ``Prefer: wait=N`` header (RFC 7240; capped at MAX_PREFER_WAIT), or
+    None without one. Preferences the server does not understand, or a malformed wait, are
+    ignored, as the RFC asks."""
+    if not header:
+        return None
+    for preference in header.split(","):
+        name, _, value = preference.split(";", 1)[0].partition("=")
+        if name.strip().lower() == "wait":
+            value = value.strip().strip('"')
+            if value.isdigit():
+                return min(int(value), MAX_PREFER_WAIT)
+    return None
 
 
 def _require_file(form: Form):

@@ -33,6 +33,7 @@ _LOCAL_ONLY = ("rules", "jobs", "memory_limit_mb", "model_fn", "cache", "plan", 
                "command")
 TRANSPORT_RETRIES = 3
 LONG_POLL = 30.0  # seconds the server may hold a status request (it answers on any change)
+FINISHED = ("succeeded", "failed", "cancelled")
 
 
 class Client:
@@ -70,15 +71,25 @@ class Client:
         """``advisor.recommend`` on the server. ``data`` is a path or a DataFrame (sent as
         Parquet). With ``wait`` (the default) returns the :class:`Recommendation`; else the
         :class:`Job` handle at once. ``progress(phase, done, total)`` is called while waiting."""
-        job = self.submit(data, target, idempotency_key=idempotency_key, **options)
+        # Waiting without progress reports: the submission itself waits for a quick job
+        # (Prefer: wait), which spares a small job its status request.
+        hold = None if not wait or progress is not None else LONG_POLL
+        if hold is not None and timeout is not None:
+            hold = min(hold, timeout)
+        start = time.monotonic()
+        job = self.submit(data, target, idempotency_key=idempotency_key, prefer_wait=hold,
+                          **options)
         if not wait:
             return job
-        return job.wait(timeout, progress=progress)
+        left = None if timeout is None else max(0.0, timeout - (time.monotonic() - start))
+        return job.wait(left, progress=progress)
 
     def submit(self, data, target: str | None = None, *, idempotency_key: str | None = None,
-               **options) -> Job:
+               prefer_wait: float | None = None, **options) -> Job:
         """Queue a job; returns its :class:`Job` handle. Safe to retry: a transport failure is
-        retried with the same Idempotency-Key, so the server makes one job."""
+        retried with the same Idempotency-Key, so the server makes one job. ``prefer_wait``:
+        seconds the server may hold the answer until the job has finished (``Prefer: wait``);
+        the handle then already holds the outcome."""
         for name in options:
             if name in _LOCAL_ONLY:
                 raise UsageError(f"'{name}' is not available through the service; call "
@@ -91,8 +102,10 @@ class Client:
                              "needs the target column.")
         fields = _fields({"target": target, **options})
         key = idempotency_key or uuid.uuid4().hex
-        response = self._send("POST", "/v1/jobs", data=fields, upload=data,
-                              headers={"Idempotency-Key": key})
+        headers = {"Idempotency-Key": key}
+        if prefer_wait is not None:
+            headers["Prefer"] = f"wait={max(0, int(prefer_wait))}"
+        response = self._send("POST", "/v1/jobs", data=fields, upload=data, headers=headers)
         return Job(self, response.json())
 
     def job(self, job_id: str) -> Job:
@@ -156,6 +169,8 @@ class Job:
              progress: Callable[[str, int, int], None] | None = None):
         """Wait until the job finishes; its :class:`Recommendation`, or AdvisorError when it
         failed or was cancelled, or TimeoutError after ``timeout`` seconds."""
+        if self.state in FINISHED and progress is None:
+            return self.result()  # the submission's answer already holds the outcome
         deadline = None if timeout is None else time.monotonic() + timeout
         seen = None
         while True:
@@ -169,7 +184,7 @@ class Job:
                 if now != seen:
                     seen = now
                     progress(*now)
-            if document["state"] in ("succeeded", "failed", "cancelled"):
+            if document["state"] in FINISHED:
                 return self.result()
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"Job {self.id} is still {document['state']} after "
