@@ -16,7 +16,8 @@ Rows in the printout:
 - ``streaming profile``: ``advisor.profile(DIR, target)``, exact facts over every row;
 - ``in-memory profile`` / ``streaming, same file``: one Parquet file that fits in memory,
   profiled whole and streamed (``memory_limit_mb`` set low enough to force streaming), in
-  ``--repeats`` alternating runs (medians, and each ratio's range over the runs).
+  ``--repeats`` alternating runs (medians, and each ratio's range over the runs; which of the
+  two runs first alternates from one repeat to the next).
 
 Targets: time linear in rows, peak memory flat once streaming (under 1 GB at 10⁷ rows), and the
 streaming profile of a file that fits no slower than 1.3× the in-memory one.
@@ -86,6 +87,7 @@ elif what == "profile_streamed":
 elif what in ("warm", "warm_streamed"):  # a second call: lazy imports and caches are warm
     limit = 1 if what == "warm_streamed" else None
     profile(path, "target", memory_limit_mb=limit)
+    __import__("gc").collect()  # the first call's garbage is not the second call's cost
     t0, c0 = time.perf_counter(), time.process_time()
     prof = profile(path, "target", memory_limit_mb=limit)
     facts = {"rows": prof.n_rows, "streamed": prof.facts_from_sample is not None,
@@ -144,9 +146,11 @@ def run(what: str, path: Path) -> dict:
 def fits_line(rows: int, label: str, path: Path, first: bool, repeats: int) -> str:
     """One line of the file-that-fits comparison: in-memory against streaming, alternating."""
     whole, streamed = [], []
-    for _ in range(repeats):
-        whole.append(run("profile" if first else "warm", path))
-        streamed.append(run("profile_streamed" if first else "warm_streamed", path))
+    runs = ((whole, "profile" if first else "warm"),
+            (streamed, "profile_streamed" if first else "warm_streamed"))
+    for repeat in range(repeats):  # which goes first alternates: a drift in load falls on both
+        for found, what in (runs if repeat % 2 == 0 else runs[::-1]):
+            found.append(run(what, path))
         assert not whole[-1]["streamed"] and streamed[-1]["streamed"]
     median = statistics.median
     ratios = {key: [s[key] / w[key] for w, s in zip(whole, streamed)] for key in ("seconds", "cpu")}
@@ -215,8 +219,9 @@ def main() -> None:
     # A file that fits: the whole-table profile against the streaming one, same file.
     say("\none file that fits in memory, profiled whole and streamed")
     say("  (first call in a fresh process, then a second call in another: lazy imports warm;")
-    say(f"   medians of {args.repeats} alternating runs, each ratio's range over the runs in")
-    say("   brackets; CPU seconds too, which other processes disturb less than wall time)")
+    say(f"   medians of {args.repeats} alternating runs, which goes first alternating too; each")
+    say("   ratio's range over the runs in brackets; CPU seconds too, which other processes")
+    say("   disturb less than wall time)")
     for rows in [r for r in sizes if r <= 1_000_000]:
         path = make_shards(rows) / "part-0000.parquet"
         for first, label in ((True, "first call"), (False, "warm call: ")):

@@ -232,3 +232,45 @@ def test_profiling_never_imports_tensorflow():
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["task"] == "binary"
+
+
+def _edge_table(n=60_000, seed=3):
+    """More rows than the sample, every dtype the loader makes, missing cells of every kind, a
+    few only in rows whose target is missing (they still change the column's dtype)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "i": rng.integers(0, 100, n), "f": rng.normal(size=n), "b": rng.random(n) < 0.5,
+        "s": rng.choice(["a", "b", " ", "c"], n), "const": 5, "conststr": "x",
+        "d": pd.date_range("2020-01-01", periods=n, freq="h").astype(str),
+        "inull": rng.integers(0, 5, n).astype(float), "ionly": rng.integers(0, 5, n).astype(float),
+        "bnull": np.where(rng.random(n) < 0.5, "true", "false"), "empty": "",
+        "ident": np.arange(n), "y": rng.integers(0, 3, n).astype(float),
+    })
+    frame.loc[5, "inull"] = np.nan
+    frame.loc[7, "bnull"] = ""
+    frame.loc[[3, 9, 11], "y"] = np.nan
+    frame.loc[3, "ionly"] = np.nan  # missing only where the target is
+    frame.loc[100, "f"], frame.loc[101, "f"] = np.inf, np.nan
+    frame.loc[3, "conststr"] = ""
+    return frame
+
+
+@pytest.mark.parametrize("target", ["y", "i", "s"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_file_profiles_as_its_loaded_frame(tmp_path, suffix, target):
+    """``profile(path)`` reads pyarrow's table without converting it to pandas; every fact
+    equals the profile of the DataFrame ``load_table`` makes of the same file."""
+    from advisor.profiling.loading import SourceFormat, load_table
+    from advisor.profiling.profiler import profile_frame
+
+    path = tmp_path / f"edge{suffix}"
+    frame = _edge_table()
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
+    for seed in (0, 5):
+        loaded = load_table(path)
+        fmt = SourceFormat(**loaded.attrs["source_format"]).describe()
+        expected = profile_frame(loaded, target, source=str(path), source_format=fmt, seed=seed)
+        assert advisor.profile(path, target, seed=seed).to_dict() == expected.to_dict()

@@ -30,8 +30,13 @@ from advisor.criteria.statement import Criteria, criteria_for
 from advisor.losses.catalog import BASELINE_LOSSES, build_loss, configure, incompatibility, specs
 from advisor.losses.semantics import assumed_semantics, version_is_covered
 from advisor.pipeline.results import RESULT_KEYS, SAVE_HOW, load_plan, read_json
-from advisor.profiling.loading import SourceFormat, load_table
-from advisor.profiling.profiler import DatasetProfile, profile_frame, profile_streamed
+from advisor.profiling.loading import SourceFormat, frame_of, load_table, read_arrow
+from advisor.profiling.profiler import (
+    DatasetProfile,
+    profile_frame,
+    profile_streamed,
+    profile_table,
+)
 from advisor.profiling.streaming import open_table, streams
 from advisor.rules.engine import Candidate, Exclusion, RuleBook
 from advisor.validation.budget import Plan
@@ -201,14 +206,31 @@ def _profiled(data, target, y, options: Options, given: DatasetProfile | None = 
         y, target = target, None  # advisor.recommend(X, y): the second argument is the target
     if given is not None and y is None and isinstance(data, (str, os.PathLike)):
         return _given(data, target, given, options, digest)
-    if y is None and isinstance(data, (str, os.PathLike)) and streams(data, options.memory_limit_mb):
-        return _streamed(data, target, options)
+    if y is None and isinstance(data, (str, os.PathLike)):
+        if streams(data, options.memory_limit_mb):
+            return _streamed(data, target, options)
+        return _from_file(data, target, options)
     frame, source, fmt, digest = _inputs(data, target, y, options.encoding)
     if y is not None:
         target = "target"
     prof = profile_frame(frame, target, options.task, source=source, source_format=fmt,
                          seed=options.seed)
     return frame, prof, digest
+
+
+def _from_file(data, target, options: Options) -> tuple[pd.DataFrame | None, DatasetProfile, str]:
+    """A file that fits: profiled from pyarrow's table as ``advisor.profile`` does it, converted
+    to a DataFrame only when trials need one; its digest made on a spare core meanwhile
+    (hashlib releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(_file_sha256, data)
+        table, fmt = read_arrow(data, encoding=options.encoding)
+        prof = profile_table(table, target, options.task, source=str(Path(data)),
+                             source_format=fmt.describe(), seed=options.seed)
+        frame = frame_of(table, fmt) if options.validate else None
+        return frame, prof, digest.result()
 
 
 def _streamed(data, target, options: Options) -> tuple[pd.DataFrame | None, DatasetProfile, str]:

@@ -2,7 +2,10 @@
 
 Cheap facts (kinds, missing fractions) read every row. Costly ones (feature outliers, duplicate
 rows, conflicting labels) read a seeded sample whose size the profile reports, so profiling stays
-within a small multiple of the time it takes to read the file.
+within a small multiple of the time it takes to read the file. A table read from a file is not
+converted to pandas (:func:`describe_arrow_features`): its missing cells are counted in Arrow,
+in a thread while the sample is read, and only the sample's rows become pandas — the same facts
+as :func:`describe_features` of the converted frame.
 
 A cell is missing when pandas says so (``NaN``, ``None``, ``pd.NA``, ``NaT``), when it holds an
 empty or whitespace-only string, or when it is ±inf in a numeric column: :func:`missing_mask`
@@ -12,6 +15,7 @@ is the one definition, shared with the trials' preparation (:mod:`advisor.valida
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +41,7 @@ TEXT_MIN_DISTINCT_SHARE = 0.5
 TEXT_MIN_SPACED_SHARE = 0.5
 # Integer row keys span at most this many times the row count (ids with gaps, or offset).
 IDENTIFIER_SPAN_PER_ROW = 2
+IDENTIFIER_HEAD_ROWS = 256  # values read first: one that is not an integer settles "no key"
 # Dates: this many leading values are read, and this share of them must look like and parse
 # as dates.
 DATE_SNIFF_ROWS = 200
@@ -72,8 +77,17 @@ def sample_positions(n_rows: int, seed: int, size: int = SAMPLE_ROWS) -> np.ndar
 
 def missing_mask(column: pd.Series) -> np.ndarray:
     """Boolean mask of the missing cells: pandas' missing markers, blank strings, ±inf."""
-    mask = np.array(column.isna(), dtype=bool)  # a writable copy
     dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return np.zeros(len(column), dtype=bool)
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return ~np.isfinite(column.to_numpy())  # NaN, ±inf
+    if arrow_text(dtype):
+        values = column.array.__arrow_array__()
+        if not len(values):
+            return np.zeros(0, dtype=bool)
+        return pc.or_kleene(arrow_blank(values), values.is_null()).to_numpy(zero_copy_only=False)
+    mask = np.array(column.isna(), dtype=bool)  # a writable copy
     if isinstance(dtype, pd.CategoricalDtype):
         blank = [c for c in dtype.categories if isinstance(c, str) and not c.strip()]
         if blank:
@@ -99,16 +113,22 @@ def missing_count(column: pd.Series) -> tuple[int, np.ndarray | None]:
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         mask = ~np.isfinite(column.to_numpy())
     elif arrow_text(dtype):
-        values = column.array.__arrow_array__()
-        blank = arrow_blank(values)
-        blanks = pc.sum(blank).as_py() or 0
-        if values.null_count + blanks == 0:
-            return 0, None
-        mask = (pc.or_kleene(blank, values.is_null()) if blanks else values.is_null()).to_numpy()
+        return _arrow_text_missing(column.array.__arrow_array__())
     else:
         mask = missing_mask(column)
     count = int(mask.sum())
     return count, (mask if count else None)
+
+
+def _arrow_text_missing(values) -> tuple[int, np.ndarray | None]:
+    """Arrow strings: nulls and blank strings, the mask only when one is missing."""
+    blank = arrow_blank(values)
+    blanks = pc.sum(blank).as_py() or 0
+    if values.null_count + blanks == 0:
+        return 0, None
+    mask = (pc.or_kleene(blank, values.is_null()) if blanks else values.is_null())
+    count = values.null_count + blanks
+    return count, mask.to_numpy(zero_copy_only=False)
 
 
 def arrow_text(dtype) -> bool:
@@ -167,19 +187,154 @@ def _number(value):
 
 
 def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame | None,
-                      seed: int = 0, labels: bool = True) -> FeatureFacts:
+                      seed: int = 0, labels: bool = True,
+                      count_missing: bool = True) -> FeatureFacts:
     """All feature facts for ``features`` (target columns already removed).
 
     ``labels`` says the target holds class labels, so that identical features with different
     targets are a label-noise sign; for regression and counts that is ordinary noise.
+    ``count_missing=False`` counts no missing cell (the caller knows them: the streaming pass).
     """
     positions = sample_positions(len(features), seed)
     sample = features.iloc[positions] if len(positions) < len(features) else features
-    names = tuple(str(c) for c in features.columns)
-    kinds = tuple(column_kind(features[c], sample[c]) for c in features.columns)
     # Column by column: a frame-wide isna() would build (and interleave) a rows × columns block.
-    n = len(features)
-    found = [missing_count(features[name]) for name in features.columns]
+    # Counted in a thread (numpy and Arrow kernels release the GIL) while this one reads the
+    # sample; the columns are taken out of the frame here, once.
+    columns = [features[name] for name in features.columns]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        found = pool.submit(lambda: [missing_count(column) if count_missing else (0, None)
+                                     for column in columns])
+        values = {name: present(sample[name]) for name in features.columns}
+        kinds = tuple(column_kind(column, sample[c], values[c])
+                      for c, column in zip(features.columns, columns))
+        target_sample = None if target is None else target.iloc[positions]
+        return _facts(sample, values, len(features), kinds, found.result, target_sample, seed,
+                      labels)
+
+
+def describe_arrow_features(table: pa.Table, readings: dict, whole, target, keep=None,
+                            seed: int = 0, labels: bool = True, missing=None,
+                            sample=None) -> FeatureFacts:
+    """:func:`describe_features` of the rows ``keep`` (a mask; every row when None) of ``table``
+    as the loader's pandas frame, without converting the table: missing cells are counted in
+    Arrow over every row (null, NaN, ±inf, blank text — the same cells), and only the seeded
+    sample's rows are converted to pandas, with the dtypes the whole columns get.
+
+    ``readings``: :func:`advisor.profiling.loading.column_readings` of its schema; ``whole(name)``:
+    a whole column (every row) as the loader converts it, used only where the sample leaves a
+    column's kind open and for columns Arrow cannot read as pandas does; ``missing()``: the
+    :func:`arrow_missing` of ``table``, and ``sample()``: its :func:`arrow_sample` (used when
+    every row is kept), when the caller computes them meanwhile (in a thread)."""
+    rows = np.flatnonzero(keep) if keep is not None else None  # the kept rows' labels
+    n = table.num_rows if rows is None else len(rows)
+    positions = sample_positions(n, seed)
+
+    def kept(name: str) -> pd.Series:
+        return whole(name) if rows is None else whole(name)[keep]
+
+    if rows is None:
+        sample = sample() if sample is not None else arrow_sample(table, readings, whole, seed)
+    else:
+        sample = _arrow_sample(table, rows[positions], n, readings, kept)
+    names = table.column_names
+    values = {name: present(sample[name]) for name in names}
+    kinds = tuple(column_kind(lambda name=name: kept(name), sample[name], values[name])
+                  for name in names)
+    target_sample = None if target is None else target.iloc[positions]
+
+    def found():
+        every = missing() if missing is not None else arrow_missing(table, readings, whole)
+        if rows is None:
+            return every
+        return [(0, None) if mask is None else (int(mask[keep].sum()), mask[keep])
+                for _, mask in every]
+
+    return _facts(sample, values, n, kinds, found, target_sample, seed, labels)
+
+
+def arrow_missing(table: pa.Table, readings: dict, whole) -> list[tuple[int, np.ndarray | None]]:
+    """Every column's :func:`arrow_missing_count`, over every row."""
+    return [arrow_missing_count(table.column(name), readings[name][0],
+                                lambda name=name: whole(name))
+            for name in table.column_names]
+
+
+def arrow_missing_count(values: pa.ChunkedArray, reading: str, whole) -> tuple[int, np.ndarray | None]:
+    """:func:`missing_count` of an Arrow column that the loader converts as ``reading`` says
+    (:func:`advisor.profiling.loading.reading`), counted in Arrow; ``whole()`` converts the
+    column when Arrow cannot read it as pandas does."""
+    if reading == "integer":  # integers and booleans: missing only when null
+        nulls = values.null_count
+        return nulls, (values.is_null().to_numpy(zero_copy_only=False) if nulls else None)
+    if reading == "float":  # null, NaN or ±inf
+        finite = pc.is_finite(values)  # null where the value is
+        count = len(values) - (pc.sum(finite).as_py() or 0)
+        if not count:
+            return 0, None
+        return count, pc.invert(pc.fill_null(finite, False)).to_numpy(zero_copy_only=False)
+    if reading == "text":
+        return _arrow_text_missing(values)
+    return missing_count(whole())
+
+
+def arrow_sample(table: pa.Table, readings: dict, whole, seed: int) -> pd.DataFrame:
+    """The seeded sample of every row of ``table`` (``sample_positions``) as pandas, with its
+    whole columns' dtypes (see :func:`describe_arrow_features` for the arguments)."""
+    return _arrow_sample(table, sample_positions(table.num_rows, seed), table.num_rows, readings,
+                         whole)
+
+
+def _arrow_sample(table: pa.Table, rows: np.ndarray, n: int, readings: dict,
+                  kept) -> pd.DataFrame:
+    """The table's ``rows`` (the sample of ``n`` kept rows) as pandas, each column with the
+    dtype its whole column gets: integers with a null anywhere become float64, booleans Python
+    objects, even where the sample holds no null; any other dtype that differs is taken from
+    the kept rows' whole column (``kept(name)``)."""
+    from advisor.profiling.loading import _to_frame
+
+    every = len(rows) == table.num_rows
+    sample = _to_frame(table if every else table.take(rows), release=not every)
+    sample.index = rows
+    for name, (reading, dtype) in readings.items():
+        if reading == "integer" and table.column(name).null_count:
+            wanted = np.dtype(object) if dtype.kind == "b" else np.dtype("float64")
+        else:
+            wanted = dtype
+        if sample[name].dtype == wanted:
+            continue
+        if reading == "integer" and wanted.kind == "f":
+            sample[name] = sample[name].astype("float64")
+        elif reading == "integer":
+            sample[name] = sample[name].astype(object)
+        else:
+            sample[name] = kept(name).loc[rows]
+    return sample
+
+
+def _facts(sample: pd.DataFrame, values: dict, n: int, kinds: tuple[str, ...], found,
+           target_sample, seed: int, labels: bool) -> FeatureFacts:
+    """The feature facts from the sample (``values``: its columns' present cells), the kinds and
+    every column's (missing count, mask): ``found``, or ``found()`` — read last, so that it can
+    be counted meanwhile."""
+    names = tuple(str(c) for c in sample.columns)
+    block = _outlier_block(sample, kinds)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The forest is whole-array numpy (the GIL released): it grows while this thread reads
+        # cardinalities and hashes the sample's rows.
+        forest = pool.submit(_outlier_fraction, block, seed) if block is not None else None
+        high = tuple(
+            name for name, kind in zip(names, kinds)
+            if kind in ("categorical", "text") and sample[name].nunique() > HIGH_CARDINALITY
+        )
+        identifiers = tuple(
+            name for name, kind in zip(names, kinds)
+            if _looks_like_identifier(values[name], kind, n)
+        )
+        duplicates, conflicts = _duplicates_and_conflicts(sample, target_sample)
+        outliers, outlier_rows = forest.result() if forest is not None else (None, None)
+    if not labels:
+        conflicts = None
+    found = found() if callable(found) else found
     counts = [count for count, _ in found]
     missing_fractions = tuple(count / n for count in counts) if n else ()
     cells = sum(counts) / (n * len(counts)) if names and n else 0.0
@@ -188,18 +343,6 @@ def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame |
         if mask is not None:
             any_missing |= mask
     rows_missing = float(any_missing.mean()) if n else 0.0
-    high = tuple(
-        name for name, kind in zip(names, kinds)
-        if kind in ("categorical", "text") and sample[name].nunique() > HIGH_CARDINALITY
-    )
-    identifiers = tuple(
-        name for name, kind in zip(names, kinds) if _looks_like_identifier(sample[name], kind, len(features))
-    )
-    outliers, outlier_rows = _outlier_fraction(sample, kinds, seed)
-    target_sample = None if target is None else target.iloc[positions]
-    duplicates, conflicts = _duplicates_and_conflicts(sample, target_sample)
-    if not labels:
-        conflicts = None
     return FeatureFacts(
         names=names,
         kinds=kinds,
@@ -216,27 +359,33 @@ def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame |
     )
 
 
-def column_kind(column: pd.Series, sample: pd.Series) -> str:
-    """One of KINDS for a feature column; ``sample`` is a seeded subset of its rows.
+def column_kind(column, sample: pd.Series, values: pd.Series | None = None) -> str:
+    """One of KINDS for a feature column; ``sample`` is a seeded subset of its rows, with the
+    column's dtype. ``column`` is the whole column, or a function that returns it (a column
+    read in Arrow is converted only when its sample leaves the kind open, or holds objects).
 
     A column with no value at all (every cell missing) is ``constant``: it holds nothing to learn.
+    ``values``: the sample's present cells (:func:`present`), when known.
     """
-    values = sample[~missing_mask(sample)]
+    whole = column if callable(column) else (lambda: column)
+    values = present(sample) if values is None else values
     if values.empty:
         return "constant"
-    if is_boolean(column):
-        return "categorical" if values.nunique() > 1 or column.nunique() > 1 else "constant"
-    if holds_numbers(column):
+    # The dtype says what the column holds, except for Python objects: those read every value.
+    typed = whole() if pd.api.types.is_object_dtype(sample.dtype) else sample
+    if is_boolean(typed):
+        return "categorical" if values.nunique() > 1 or whole().nunique() > 1 else "constant"
+    if holds_numbers(typed):
         numbers = as_float(values)
         numbers = numbers[~np.isnan(numbers)]
         if len(numbers) and numbers.min() != numbers.max():  # the sample settles it
             return "numeric"
-        everything = as_float(column)
+        everything = as_float(whole())
         everything = everything[~np.isnan(everything)]
         return "constant" if len(everything) == 0 or everything.min() == everything.max() \
             else "numeric"
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return "constant" if column.nunique() <= 1 else "datetime"
+    if pd.api.types.is_datetime64_any_dtype(typed):
+        return "constant" if whole().nunique() <= 1 else "datetime"
     first = values.iloc[0]
     if isinstance(first, (dt.date, dt.datetime, pd.Timestamp)):
         return "datetime"
@@ -244,7 +393,8 @@ def column_kind(column: pd.Series, sample: pd.Series) -> str:
     distinct = text.nunique()
     if distinct == 1:
         # Constant in the sample: confirm on every row (a cheap comparison, not a hash).
-        full = column[~missing_mask(column)]
+        full = whole()
+        full = full[~missing_mask(full)]
         return "constant" if (full.astype(str) == str(text.iloc[0])).all() else "categorical"
     if _looks_like_dates(text):
         return "datetime"
@@ -255,15 +405,25 @@ def column_kind(column: pd.Series, sample: pd.Series) -> str:
     return "categorical"
 
 
-def _looks_like_identifier(sample: pd.Series, kind: str, n_rows: int) -> bool:
+def present(column: pd.Series) -> pd.Series:
+    """The cells that are not missing (:func:`missing_mask`)."""
+    mask = missing_mask(column)
+    return column[~mask] if mask.any() else column
+
+
+def _looks_like_identifier(values: pd.Series, kind: str, n_rows: int) -> bool:
     """Row keys: every sampled value distinct — integers packed in a range near the row count,
-    or labels (codes, UUIDs) that never repeat. They carry no signal a model can generalise."""
-    values = sample[~missing_mask(sample)]
+    or labels (codes, UUIDs) that never repeat. They carry no signal a model can generalise.
+    ``values``: the sample's present cells."""
     if len(values) < IDENTIFIER_MIN_ROWS or kind not in ("numeric", "categorical"):
         return False
     if kind == "numeric":
+        # Cheap tests first: most numeric features are not integers packed near the row count,
+        # and a non-integer among the first values settles it without reading the rest.
+        head = as_float(values.iloc[:IDENTIFIER_HEAD_ROWS])
+        if not np.all(head == np.round(head)):
+            return False
         v = as_float(values)
-        # Cheap tests first: most numeric features are not integers packed near the row count.
         if not (np.all(v == np.round(v)) and v.max() - v.min() < IDENTIFIER_SPAN_PER_ROW * n_rows):
             return False
     return bool(values.nunique() == len(values))
@@ -277,26 +437,33 @@ def _looks_like_dates(text: pd.Series) -> bool:
     return bool(parsed.notna().mean() > DATE_SHARE)
 
 
-def _outlier_fraction(sample: pd.DataFrame, kinds: tuple[str, ...], seed: int):
-    """Share of rows whose IsolationForest anomaly score exceeds ``ANOMALY_SCORE`` (the forest
-    of :mod:`advisor.profiling.isolation`: scikit-learn's algorithm, all trees grown at once).
+def _outlier_block(sample: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray | None:
+    """The numeric columns of the sample's first ``OUTLIER_SAMPLE_ROWS`` rows as floats, a
+    missing cell as its column's median (0 when the column has none); None when there are no
+    numeric columns or too few rows."""
+    numeric = [c for c, k in zip(sample.columns, kinds) if k == "numeric"]
+    if not numeric:
+        return None
+    block = sample[numeric].iloc[:OUTLIER_SAMPLE_ROWS]
+    if len(block) < MIN_OUTLIER_ROWS:
+        return None
+    values = np.column_stack([as_float(block[c]) for c in numeric])
+    medians = np.nanmedian(values, axis=0)
+    medians = np.where(np.isnan(medians), 0.0, medians)
+    return np.where(np.isnan(values), medians, values)
+
+
+def _outlier_fraction(values: np.ndarray, seed: int) -> tuple[float, int]:
+    """Share of rows (of :func:`_outlier_block`) whose IsolationForest anomaly score exceeds
+    ``ANOMALY_SCORE`` (the forest of :mod:`advisor.profiling.isolation`: scikit-learn's
+    algorithm, all trees grown at once), and the rows scored.
 
     scikit-learn's ``contamination='auto'`` threshold (score 0.5) flags 5–20% of clean Gaussian
     rows in few dimensions; 0.65 flags about 1% of them and finds planted 2% outliers (Liu, Ting
     & Zhou 2008 define the score).
     """
-    numeric = [c for c, k in zip(sample.columns, kinds) if k == "numeric"]
-    if not numeric:
-        return None, None
-    block = sample[numeric].iloc[:OUTLIER_SAMPLE_ROWS]
-    if len(block) < MIN_OUTLIER_ROWS:
-        return None, None
-    values = np.column_stack([as_float(block[c]) for c in numeric])
-    medians = np.nanmedian(values, axis=0)
-    medians = np.where(np.isnan(medians), 0.0, medians)
-    values = np.where(np.isnan(values), medians, values)
     scores = anomaly_scores(values, ISOLATION_TREES, seed)
-    return float((scores > ANOMALY_SCORE).mean()), len(block)
+    return float((scores > ANOMALY_SCORE).mean()), len(values)
 
 
 def _duplicates_and_conflicts(sample: pd.DataFrame, target):
@@ -304,13 +471,24 @@ def _duplicates_and_conflicts(sample: pd.DataFrame, target):
     if sample.shape[1] == 0:
         return 0.0, None
     feature_hash = pd.util.hash_pandas_object(sample, index=False).to_numpy()
+    n = len(feature_hash)
     if target is None:
-        return float(pd.Series(feature_hash).duplicated().mean()), None
+        features = np.sort(feature_hash)
+        return float((n - 1 - np.count_nonzero(features[1:] != features[:-1])) / n), None
     target_hash = pd.util.hash_pandas_object(
         target if isinstance(target, pd.DataFrame) else target.to_frame(), index=False
     ).to_numpy()
-    pairs = pd.DataFrame({"f": feature_hash, "t": target_hash})
-    duplicates = float(pairs.duplicated().mean())
-    labels_per_features = pairs.groupby("f")["t"].transform("nunique")
-    conflicts = float((labels_per_features > 1).mean())
+    # Rows sorted by (features' hash, target's hash): a row repeats an earlier one unless it
+    # starts a new pair; a features' group conflicts when it holds more than one pair.
+    order = np.lexsort((target_hash, feature_hash))
+    features, labels = feature_hash[order], target_hash[order]
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = features[1:] != features[:-1]
+    new_pair = new_group.copy()
+    new_pair[1:] |= labels[1:] != labels[:-1]
+    duplicates = float((n - np.count_nonzero(new_pair)) / n)
+    group = np.cumsum(new_group) - 1
+    sizes = np.bincount(group)
+    pairs = np.bincount(group, weights=new_pair)
+    conflicts = float(sizes[pairs > 1].sum() / n)
     return duplicates, conflicts

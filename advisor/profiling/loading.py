@@ -1,10 +1,11 @@
 """Reading the tables people actually have: CSV/TSV in any common dialect, compressed, or Parquet.
 
-``load_table(path)`` returns a pandas DataFrame read through pyarrow. It sniffs the container from
-the file's first bytes (gzip, bz2, xz, zip, Parquet), the delimiter from the first lines (comma,
-semicolon, tab, pipe), accepts UTF-8 with or without a byte-order mark, CRLF line ends, and quoted
-fields holding delimiters or newlines. Everything that goes wrong becomes one ``AdvisorError`` line
-that names the file and says how to fix it.
+``load_table(path)`` returns a pandas DataFrame read through pyarrow; ``read_arrow(path)``
+returns pyarrow's table before that conversion (the profiler reads it without converting it).
+They sniff the container from the file's first bytes (gzip, bz2, xz, zip, Parquet), the
+delimiter from the first lines (comma, semicolon, tab, pipe), accept UTF-8 with or without a
+byte-order mark, CRLF line ends, and quoted fields holding delimiters or newlines. Everything
+that goes wrong becomes one ``AdvisorError`` line that names the file and says how to fix it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import io
 import lzma
 import os
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -64,6 +68,25 @@ def load_table(path: str | os.PathLike, encoding: str | None = None) -> pd.DataF
 
     The DataFrame's ``attrs["source_format"]`` holds the :class:`SourceFormat` as a dict.
     """
+    return frame_of(*read_arrow(path, encoding))
+
+
+def frame_of(table: pa.Table, fmt: SourceFormat) -> pd.DataFrame:
+    """The DataFrame :func:`load_table` makes of a table :func:`read_arrow` read (the table's
+    buffers are released as they are converted: use the table no more)."""
+    frame = _to_frame(table)
+    frame.attrs["source_format"] = {
+        "container": fmt.container,
+        "compression": fmt.compression,
+        "delimiter": fmt.delimiter,
+        "encoding": fmt.encoding,
+    }
+    return frame
+
+
+def read_arrow(path: str | os.PathLike, encoding: str | None = None) -> tuple[pa.Table, SourceFormat]:
+    """Read ``path`` as :func:`load_table` does, but return pyarrow's table (not yet converted
+    to pandas: :func:`_to_frame` converts it) and how it was read."""
     path = Path(path)
     _check_readable(path)
     if encoding is not None:
@@ -77,20 +100,11 @@ def load_table(path: str | os.PathLike, encoding: str | None = None) -> pd.DataF
     head = _read_head(path)
     compression = _sniff_compression(head)
     if compression == "parquet":
-        frame = _read_parquet(path, compression=None)
-        fmt = SourceFormat("parquet", None, None, None)
-    elif compression == "zip":
-        frame, fmt = _read_zip(path, encoding)
-    else:
-        text_head = _decompressed_head(path, compression) if compression else head
-        frame, fmt = _read_text(path, path, path, text_head, compression, encoding)
-    frame.attrs["source_format"] = {
-        "container": fmt.container,
-        "compression": fmt.compression,
-        "delimiter": fmt.delimiter,
-        "encoding": fmt.encoding,
-    }
-    return frame
+        return _read_parquet(path, compression=None), SourceFormat("parquet", None, None, None)
+    if compression == "zip":
+        return _read_zip(path, encoding)
+    text_head = _decompressed_head(path, compression) if compression else head
+    return _read_text(path, path, path, text_head, compression, encoding)
 
 
 def sniff_delimiter(text: str, suffix: str = "") -> str:
@@ -162,7 +176,7 @@ def _decompressed_head(path: Path, compression: str) -> bytes:
         ) from None
 
 
-def _read_zip(path: Path, encoding: str | None) -> tuple[pd.DataFrame, SourceFormat]:
+def _read_zip(path: Path, encoding: str | None) -> tuple[pa.Table, SourceFormat]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -178,8 +192,7 @@ def _read_zip(path: Path, encoding: str | None) -> tuple[pd.DataFrame, SourceFor
         )
     if inner is not None:
         raise AdvisorError(f"Zip archive {path} holds a {inner} file; pass it uncompressed once.")
-    frame, fmt = _read_text(data, path, label, data[:_SNIFF_BYTES], "zip", encoding)
-    return frame, fmt
+    return _read_text(data, path, label, data[:_SNIFF_BYTES], "zip", encoding)
 
 
 def _zip_table(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
@@ -196,14 +209,14 @@ def _zip_table(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
     return members[0]
 
 
-def _read_parquet(source, compression: str | None, label: Path | None = None) -> pd.DataFrame:
+def _read_parquet(source, compression: str | None, label: Path | None = None) -> pa.Table:
     try:
         table = pq.read_table(source)
     except (pa.ArrowException, OSError) as exc:
         raise AdvisorError(f"Parquet file {label or source} cannot be read ({exc}).") from None
     if table.num_rows == 0:
         raise AdvisorError(f"Input file {label or source} has columns but no rows; expected data rows.")
-    return _to_frame(table)
+    return table
 
 
 def _check_text(head: bytes, label: Path, encoding: str | None) -> None:
@@ -266,10 +279,24 @@ def _read_text(source, origin: Path, label: Path, head: bytes, compression: str 
 
     # pyarrow splits blocks at line ends to parse them in parallel; a quoted value holding a
     # newline across a block boundary then corrupts rows silently. The quote-aware reader is
-    # slower, so it is used only when the file contains a quote character at all.
-    quoted = compression is not None or isinstance(source, bytes) or _has_quote(Path(source))
+    # slower, so it is used only when the file contains a quote character at all. A plain file
+    # with no quote in its head is read block-parallel while a thread scans the rest for one
+    # (pyarrow reads without the GIL); if the scan finds one, the file is read again, quote-aware.
+    quoted = compression is not None or isinstance(source, bytes) or b'"' in head
     try:
-        table = read(newlines_in_values=quoted)
+        if quoted:
+            table = read(newlines_in_values=True)
+        else:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                scan = pool.submit(_has_quote, Path(source))
+                try:
+                    table = read(newlines_in_values=False)
+                except pa.ArrowInvalid:
+                    if not scan.result():
+                        raise
+                    table = None
+                if scan.result():
+                    table = read(newlines_in_values=True)
     except pa.ArrowInvalid as exc:
         raise _parse_error(exc, origin, label, delimiter, encoding) from None
     _check_columns(table, label, encoding)
@@ -279,20 +306,66 @@ def _read_text(source, origin: Path, label: Path, head: bytes, compression: str 
             "rows; expected at least one row."
         )
     fmt = SourceFormat("csv", compression, delimiter, encoding or "utf-8")
-    return _to_frame(table), fmt
+    return table, fmt
 
 
-def _to_frame(table: pa.Table) -> pd.DataFrame:
-    """The table as pandas, column by column and releasing Arrow memory as it goes. Text stays
-    in Arrow's own string arrays (zero-copy); converting a million strings into pandas' default
-    string storage costs about a quarter of the read."""
+def _to_frame(table: pa.Table, release: bool = True) -> pd.DataFrame:
+    """The table as pandas, column by column and releasing Arrow memory as it goes (unless
+    ``release`` is false: the table is still read). Text stays in Arrow's own string arrays
+    (zero-copy); converting a million strings into pandas' default string storage costs about
+    a quarter of the read."""
     def text_as_arrow(arrow_type):
         if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
             return pd.ArrowDtype(arrow_type)
         return None
 
-    return table.to_pandas(self_destruct=True, split_blocks=True, date_as_object=False,
+    return table.to_pandas(self_destruct=release, split_blocks=True, date_as_object=False,
                            types_mapper=text_as_arrow)
+
+
+def reading(kind: pa.DataType, dtype) -> str:
+    """How a column of Arrow type ``kind``, which :func:`_to_frame` makes pandas ``dtype``, can
+    be read in Arrow with pandas' meaning: ``float`` and ``integer`` (booleans too) when it
+    becomes a numpy number, ``text`` when it stays Arrow strings; else ``pandas`` (convert it)."""
+    if isinstance(dtype, np.dtype):
+        if pa.types.is_floating(kind) and dtype.kind == "f":
+            return "float"
+        if (pa.types.is_integer(kind) and dtype.kind in "iu") or (
+                pa.types.is_boolean(kind) and dtype.kind == "b"):
+            return "integer"
+    elif _arrow_text(dtype) and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return "text"
+    return "pandas"
+
+
+def column_readings(schema: pa.Schema) -> dict[str, tuple[str, Any]] | None:
+    """Each column's (:func:`reading`, pandas dtype) as :func:`_to_frame` converts a table of
+    this schema (its pandas metadata included); None when that frame's columns are not the
+    table's own (pandas metadata that makes a column the index, or repeated names). Kept for
+    the schemas last seen (converting an empty table costs a millisecond or two a call)."""
+    key = schema.serialize().to_pybytes()
+    if key in _READINGS:
+        return _READINGS[key]
+    empty = _to_frame(schema.empty_table())
+    names = schema.names
+    found = None
+    if [str(c) for c in empty.columns] == names and len(set(names)) == len(names):
+        found = {name: (reading(schema.field(name).type, dtype), dtype)
+                 for name, dtype in zip(names, empty.dtypes)}
+    if len(_READINGS) >= _READINGS_KEPT:
+        _READINGS.pop(next(iter(_READINGS)))
+    _READINGS[key] = found
+    return found
+
+
+_READINGS: dict[bytes, dict[str, tuple[str, Any]] | None] = {}
+_READINGS_KEPT = 32
+
+
+def _arrow_text(dtype) -> bool:
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
 
 
 def _has_quote(path: Path) -> bool:

@@ -16,22 +16,38 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from advisor.base.errors import AdvisorError
 from advisor.base.records import Record
-from advisor.profiling.features import KINDS, describe_features
-from advisor.profiling.loading import SourceFormat, load_table
+from advisor.profiling.features import (
+    KINDS,
+    arrow_missing,
+    arrow_missing_count,
+    arrow_sample,
+    describe_arrow_features,
+    describe_features,
+)
+from advisor.profiling.loading import (
+    SourceFormat,
+    _to_frame,
+    column_readings,
+    load_table,
+    read_arrow,
+)
 from advisor.profiling.notes import data_warnings
 from advisor.profiling.streaming import exact_facts, scan, streams
 from advisor.profiling.target import (
     CLASSIFICATION_TASKS,
     VALUE_TASKS,
+    TargetData,
     TaskCall,
     clean_target,
     infer_task,
@@ -148,10 +164,15 @@ def profile(data: pd.DataFrame | str | os.PathLike, target: str | list[str] | No
     ``task`` overrides the inferred task (it is checked against the data, not trusted). Raises
     :class:`advisor.AdvisorError` with a one-line message for bad input. A directory or glob of
     shards, or one file too large for ``memory_limit_mb``, is profiled in one streaming pass
-    (:func:`profile_streamed`).
+    (:func:`profile_streamed`); another file from pyarrow's table, without converting it to
+    pandas (:func:`profile_table`: the same profile as of the loaded DataFrame).
     """
     if isinstance(data, (str, os.PathLike)) and streams(data, memory_limit_mb):
         return profile_streamed(data, target, task, encoding=encoding, seed=seed)[0]
+    if isinstance(data, (str, os.PathLike)):
+        table, fmt = read_arrow(data, encoding=encoding)
+        return profile_table(table, target, task, source=str(Path(data)),
+                             source_format=fmt.describe(), seed=seed)
     frame, source, fmt = _as_frame(data, encoding)
     return profile_frame(frame, target, task, source=source, source_format=fmt, seed=seed)
 
@@ -163,8 +184,10 @@ def profile_streamed(path: str | os.PathLike, target=None, task: str | None = No
     :mod:`advisor.profiling.streaming`). Returns ``(profile, trials' sample)``; the sample holds
     ``keep_rows`` rows (or ``keep_rows(megabytes per row)``), None when that is 0."""
     found = scan(path, target, task, seed=seed, keep_rows=keep_rows, encoding=encoding)
+    # The pass counted every missing cell: the sample's are not counted (exact_facts puts the
+    # pass's counts, and the warnings they make, in their place).
     sampled = profile_frame(found.sample, found.target, found.call.task, source=found.source,
-                            source_format=found.source_format, seed=seed)
+                            source_format=found.source_format, seed=seed, count_missing=False)
     classes = (_class_facts(found.class_counts(), found.call.task)
                if found.call.task in ("binary", "multiclass") else {})
     exact = exact_facts(found, sampled, classes, min_class_rows=MIN_CLASS_ROWS)
@@ -173,23 +196,113 @@ def profile_streamed(path: str | os.PathLike, target=None, task: str | None = No
 
 def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
                   source: str = "DataFrame", source_format: str = "pandas DataFrame",
-                  seed: int = 0) -> DatasetProfile:
-    """Profile an in-memory table; ``source`` names it in messages."""
+                  seed: int = 0, count_missing: bool = True) -> DatasetProfile:
+    """Profile an in-memory table; ``source`` names it in messages. ``count_missing=False``
+    (for a caller that counted them already) reports no missing feature cells."""
     if frame.shape[1] == 0 or len(frame) == 0:
         raise AdvisorError(f"Input {source} has no rows or no columns; expected a table with data.")
     frame = frame.rename(columns=str) if not all(isinstance(c, str) for c in frame.columns) else frame
     names = resolve_target(frame, target, source)
+
+    def features(data: TargetData, labels: bool):
+        rest = frame.drop(columns=list(names))
+        if not data.keep.all():
+            rest = rest[data.keep]
+        return describe_features(rest, data.values, seed=seed, labels=labels,
+                                 count_missing=count_missing)
+
+    return _profile(frame, names, features, target, task, n_rows_total=len(frame),
+                    n_columns=frame.shape[1],
+                    memory_mb=float(frame.memory_usage(index=False).sum() / 2**20),
+                    source=source, source_format=source_format, seed=seed)
+
+
+def profile_table(table: pa.Table, target=None, task: str | None = None, *,
+                  source: str = "table", source_format: str = "Arrow table",
+                  seed: int = 0) -> DatasetProfile:
+    """Profile a table as read by :func:`advisor.profiling.loading.read_arrow`: the same profile
+    as :func:`profile_frame` of the loader's pandas frame, without converting the whole table —
+    the target columns and the features' seeded sample are converted, the features' missing
+    cells and the frame's memory are counted in Arrow (:func:`describe_arrow_features`)."""
+    readings = column_readings(table.schema)
+    if readings is None or table.num_columns == 0 or table.num_rows == 0:
+        return profile_frame(_to_frame(table), target, task, source=source,
+                             source_format=source_format, seed=seed)
+    names = resolve_target(table.column_names, target, source)
+    rest = table.drop_columns(list(names))
+    converted: dict[str, pd.Series] = {}
+
+    def whole(name: str) -> pd.Series:
+        """A feature column (every row) as the loader converts it, once."""
+        if name not in converted:
+            converted[name] = _to_frame(rest.select([name]))[name]
+        return converted[name]
+
+    features_readings = {name: readings[name] for name in rest.column_names}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Meanwhile, in Arrow's kernels (which release the GIL), while this thread cleans the
+        # target: the features' sample, when no row will be dropped for a missing target (else
+        # the sample is drawn from the kept rows, after), then their missing cells, every row.
+        sampled = (pool.submit(arrow_sample, rest, features_readings, whole, seed)
+                   if _target_complete(table, names, readings) else None)
+        missing = pool.submit(arrow_missing, rest, features_readings, whole)
+
+        def features(data: TargetData, labels: bool):
+            keep = None if data.keep.all() else data.keep
+            return describe_arrow_features(
+                rest, features_readings, whole, data.values, keep, seed=seed, labels=labels,
+                missing=missing.result, sample=sampled.result if sampled is not None else None)
+
+        try:
+            return _profile(_to_frame(table.select(list(names))), names, features, target, task,
+                            n_rows_total=table.num_rows, n_columns=table.num_columns,
+                            memory_mb=_frame_megabytes(table, readings), source=source,
+                            source_format=source_format, seed=seed)
+        finally:
+            for future in (sampled, missing):
+                if future is not None:
+                    future.cancel()
+
+
+def _target_complete(table: pa.Table, names: tuple[str, ...], readings: dict) -> bool:
+    """Whether no row can be dropped for a missing target: one target column of numbers or
+    text with no missing cell (null, NaN, ±inf, blank text — cells ``clean_target`` drops or
+    refuses). False also means "not known": the sample then waits for the target's cleaning."""
+    if len(names) != 1 or readings[names[0]][0] == "pandas":
+        return False
+    count, _ = arrow_missing_count(table.column(names[0]), readings[names[0]][0], None)
+    return count == 0
+
+
+def _frame_megabytes(table: pa.Table, readings: dict) -> float:
+    """What the loader's pandas frame of ``table`` takes (``memory_usage(index=False)``):
+    integers with a null become float64, booleans with a null Python objects, text stays
+    Arrow's; other columns are converted to be measured."""
+    total = 0
+    for name, (reading, dtype) in readings.items():
+        values = table.column(name)
+        if reading == "text":
+            total += values.nbytes
+        elif reading in ("float", "integer"):
+            total += len(values) * (8 if values.null_count and reading == "integer"
+                                    else dtype.itemsize)
+        else:
+            total += int(_to_frame(table.select([name]))[name].memory_usage(index=False))
+    return float(total / 2**20)
+
+
+def _profile(frame: pd.DataFrame, names: tuple[str, ...], features, target, task: str | None, *,
+             n_rows_total: int, n_columns: int, memory_mb: float, source: str,
+             source_format: str, seed: int) -> DatasetProfile:
+    """The profile from the target's columns in ``frame`` and ``features(target data, labels)``,
+    the feature facts of the rows with a target."""
     data = clean_target(frame, names, source, task)
     # The target's value counts, once: the task call, the distinct count and the class facts
     # all read them (three passes over a large column otherwise).
     counts = (data.values.value_counts(sort=False, dropna=True)
               if isinstance(data.values, pd.Series) else None)
     call = infer_task(data.values, ",".join(names), source, forced=task, counts=counts)
-    features = frame.drop(columns=list(names))
-    if not data.keep.all():
-        features = features[data.keep]
-    facts = describe_features(features, data.values, seed=seed,
-                              labels=call.task in CLASSIFICATION_TASKS)
+    facts = features(data, call.task in CLASSIFICATION_TASKS)
     values = data.values
     target_facts = _target_facts(values, call, counts)
     class_facts = _class_facts(values, call.task, counts)
@@ -204,11 +317,11 @@ def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
         source_format=source_format,
         target=",".join(names),
         target_columns=tuple(values.columns) if isinstance(values, pd.DataFrame) else names,
-        n_rows_total=len(frame),
+        n_rows_total=n_rows_total,
         n_rows=len(values),
-        n_rows_dropped=len(frame) - len(values),
-        n_columns=frame.shape[1],
-        memory_mb=float(frame.memory_usage(index=False).sum() / 2**20),
+        n_rows_dropped=n_rows_total - len(values),
+        n_columns=n_columns,
+        memory_mb=memory_mb,
         task=call.task,
         task_confidence=call.confidence,
         task_ambiguous=call.ambiguous,

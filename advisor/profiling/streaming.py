@@ -20,6 +20,10 @@ fact needs:
   feature fact the in-memory profiler already reads from its sample (kinds, cardinality,
   identifiers, outliers, conflicting labels). ``DatasetProfile.facts_from_sample`` names them.
 
+The features' exact facts are tallied in a thread, one batch behind the thread that reads the
+batches, tallies the target and offers rows to the samples (numpy and Arrow release the GIL);
+the last batch's tally and the hashes' merge overlap the sample's profile (``Scan.tallied``).
+
 The sample is a reservoir drawn by random tags ("bottom-k" sampling): every row gets a 64-bit key,
 a bijective hash (splitmix64) of the seed and its row number, and the sample is the ``k`` rows with
 the smallest keys — a uniform ``k``-subset, like Vitter's algorithm R, but one that does not
@@ -49,6 +53,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -374,14 +379,29 @@ class Scan:
     n_distinct: int
     counts: pd.Series | None  # exact value counts of the target, when there are few values
     feature_names: tuple[str, ...]
-    feature_missing: tuple[int, ...]
-    feature_varies: tuple[bool, ...]
-    rows_with_missing: int
-    distinct_rows: int
+    # () -> (feature_missing, feature_varies, rows_with_missing, distinct_rows): the features'
+    # exact facts, tallied in a thread that may still be finishing (see the properties)
+    tallied: Callable[[], tuple]
     sample: pd.DataFrame  # the uniform sample (kept rows), in row order
     trial_sample: pd.DataFrame | None  # rows for the trials, in row order
     target_given: bool = True
     sampled_task: bool = False  # the task call read a scaled or sampled target
+
+    @property
+    def feature_missing(self) -> tuple[int, ...]:
+        return self.tallied()[0]
+
+    @property
+    def feature_varies(self) -> tuple[bool, ...]:
+        return self.tallied()[1]
+
+    @property
+    def rows_with_missing(self) -> int:
+        return self.tallied()[2]
+
+    @property
+    def distinct_rows(self) -> int:
+        return self.tallied()[3]
 
     def class_counts(self) -> _Counted:
         """The exact counts, for :func:`advisor.profiling.profiler._class_facts`."""
@@ -423,25 +443,7 @@ def scan(path: str | os.PathLike, target=None, task: str | None = None, *, seed:
     fnames = tuple(n for n in table.schema.names if n != name)
     features = _FeatureTally(fnames)
     samples = _Samples(keep_rows, seed)
-    n_total, memory = 0, 0.0
-    for shard, batch in _batches(table, batch_rows):
-        # Only the target becomes pandas; the features are read in Arrow (``_FeatureTally``).
-        column = _pandas_column(batch, name)
-        converted = features.pandas_columns(batch)  # the few columns not read in Arrow, once
-        batch_mb = features.megabytes(batch, {**converted, name: column})
-        memory += batch_mb
-        n_total += batch.num_rows
-        samples.size_for(batch_mb / batch.num_rows)
-        start = tally.n
-        kept, keep, labels = tally.add(column, shard)
-        if kept is None:
-            continue
-        if len(kept) < batch.num_rows:
-            batch = batch.filter(pa.array(keep))
-            converted = {n: c[keep].reset_index(drop=True) for n, c in converted.items()}
-        features.add(batch, kept, converted)
-        samples.offer(batch, labels, start, batch_rows)
-    tally.check(n_total)
+    n_total, memory, tallied = _pass(table, name, tally, features, samples, batch_rows)
     counts, n_distinct, dtype = tally.counts(table.schema.field(name).type)
     standin, sampled_task = _standin(counts, tally.first_values, dtype, tally.n, seed)
     sample, trial = samples.frames(counts, tally.n)
@@ -453,11 +455,58 @@ def scan(path: str | os.PathLike, target=None, task: str | None = None, *, seed:
         call=targets.infer_task(standin, name, source, forced=task), target_dtype=str(dtype),
         numeric_target=tally.moments.n > 0, moments=tally.moments, zeros=tally.zeros,
         integer_valued=tally.integer, n_distinct=n_distinct, counts=counts,
-        feature_names=fnames, feature_missing=features.missing(),
-        feature_varies=features.varies(), rows_with_missing=features.rows_missing,
-        distinct_rows=features.distinct_rows(tally.n), sample=sample, trial_sample=trial,
+        feature_names=fnames, tallied=tallied, sample=sample, trial_sample=trial,
         target_given=target is not None, sampled_task=sampled_task,
     )
+
+
+def _pass(table: Shards, name: str, tally: _TargetTally, features: _FeatureTally,
+          samples: _Samples, batch_rows: int):
+    """Every batch through the tallies and the samples: (rows read, the table's in-memory
+    megabytes, ``tallied()``: the features' exact facts, see :class:`Scan`).
+
+    The features' exact facts (missing cells, constant columns, row hashes: numpy and Arrow
+    work that releases the GIL) are tallied in a thread, one batch behind this one, which reads
+    the next batch, tallies the target and offers rows to the samples meanwhile; the last
+    batch's tally and the hashes' merge overlap the sample's profile."""
+    n_total, memory = 0, 0.0
+    pool = ThreadPoolExecutor(max_workers=1)
+    adding = None
+    try:
+        for shard, batch in _batches(table, batch_rows):
+            # Only the target becomes pandas; the features are read in Arrow (``_FeatureTally``).
+            column = _pandas_column(batch, name)
+            converted = features.pandas_columns(batch)  # the few columns not read in Arrow, once
+            batch_mb = features.megabytes(batch, {**converted, name: column})
+            memory += batch_mb
+            n_total += batch.num_rows
+            samples.size_for(batch_mb / batch.num_rows)
+            start = tally.n
+            kept, keep, labels = tally.add(column, shard)
+            if kept is None:
+                continue
+            if len(kept) < batch.num_rows:
+                batch = batch.filter(pa.array(keep))
+                converted = {n: c[keep].reset_index(drop=True) for n, c in converted.items()}
+            if adding is not None:
+                adding.result()  # one batch in the thread at a time: memory stays bounded
+            adding = pool.submit(features.add, batch, kept, converted)
+            samples.offer(batch, labels, start, batch_rows)
+        tally.check(n_total)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    n_kept = tally.n
+
+    def summary():
+        if adding is not None:
+            adding.result()
+        return (features.missing(), features.varies(), features.rows_missing,
+                features.distinct_rows(n_kept))
+
+    tallied = pool.submit(summary)
+    pool.shutdown(wait=False)
+    return n_total, memory, tallied.result
 
 
 class _TargetTally:
@@ -554,6 +603,11 @@ class _TargetTally:
         return series, len(series), self.first_values.dtype
 
 
+# Each schema's readings (converting an empty table to learn them costs a millisecond or two),
+# for the schemas last seen.
+_READINGS: dict[bytes, dict[str, tuple[str, Any]]] = {}
+
+
 class _FeatureTally:
     """The features over every row: missing cells, constant columns, distinct rows."""
 
@@ -562,18 +616,24 @@ class _FeatureTally:
         self.columns = {n: _Column() for n in names}
         self.rows_missing = 0
         self.hashes = _Hashes()
-        self._readings: dict[bytes, dict[str, tuple[str, Any]]] = {}
+        self._last: tuple[pa.Schema, dict[str, tuple[str, Any]]] | None = None
 
     def readings(self, schema: pa.Schema) -> dict[str, tuple[str, Any]]:
         """Each column's (reading, pandas dtype): how the in-memory loader converts a batch of
         this schema (its pandas metadata included) decides how the column is read."""
+        last = self._last
+        if last is not None and (last[0] is schema or last[0].equals(schema)):
+            return last[1]
         key = schema.serialize().to_pybytes()
-        found = self._readings.get(key)
+        found = _READINGS.get(key)
         if found is None:
             empty = loading._to_frame(schema.empty_table())
-            found = self._readings[key] = {
-                name: (_reading(schema.field(name).type, empty[name].dtype), empty[name].dtype)
-                for name in schema.names}
+            found = {name: (_reading(schema.field(name).type, empty[name].dtype),
+                            empty[name].dtype) for name in schema.names}
+            if len(_READINGS) >= 32:
+                _READINGS.pop(next(iter(_READINGS)))
+            _READINGS[key] = found
+        self._last = (schema, found)
         return found
 
     def pandas_columns(self, batch: pa.RecordBatch) -> dict[str, pd.Series]:
@@ -697,9 +757,9 @@ class _Samples:
                    and len(counts) <= MAX_STRATA)
         sample_ids = self.uniform.smallest(SAMPLE_ROWS)
         if classes:  # every class in the sample, so its profile agrees with the exact task
-            have = set(sample_ids.tolist())
+            have = np.sort(sample_ids)
             extra = [r.smallest(1)[0] for r in self.strata.values()
-                     if len(r.ids) and not have.intersection(r.ids.tolist())]
+                     if len(r.ids) and not _member(r.ids, have).any()]
             if extra:
                 sample_ids = np.concatenate([self.uniform.smallest(SAMPLE_ROWS - len(extra)),
                                              extra])
@@ -779,18 +839,7 @@ def _absorb(h: np.ndarray, bits: np.ndarray, scratch: np.ndarray, owned: bool = 
     np.multiply(h, _MURMUR, out=h)
 
 
-def _reading(kind: pa.DataType, dtype) -> str:
-    """How a column is read: ``float``, ``integer`` (booleans too) or ``text`` in Arrow when the
-    in-memory loader makes it a numpy number or Arrow-backed text; else ``pandas``."""
-    if isinstance(dtype, np.dtype):
-        if pa.types.is_floating(kind) and dtype.kind == "f":
-            return "float"
-        if (pa.types.is_integer(kind) and dtype.kind in "iu") or (
-                pa.types.is_boolean(kind) and dtype.kind == "b"):
-            return "integer"
-    elif feats.arrow_text(dtype) and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        return "text"
-    return "pandas"
+_reading = loading.reading  # how the in-memory loader's column is read in Arrow
 
 
 def _pandas_column(batch: pa.RecordBatch, name: str) -> pd.Series:
@@ -1061,7 +1110,7 @@ def _feature_facts(found: Scan, sampled) -> dict[str, Any]:
     # Only the numeric test reads the row count; other kinds keep the sample profile's answer.
     identifiers = tuple(
         name for name, kind, before in zip(names, kinds, sampled.feature_kinds)
-        if (feats._looks_like_identifier(sample[name], kind, n)
+        if (feats._looks_like_identifier(feats.present(sample[name]), kind, n)
             if kind == "numeric" or kind != before else name in sampled.identifier_columns))
     high = tuple(name for name, kind, before in zip(names, kinds, sampled.feature_kinds)
                  if kind in ("categorical", "text")

@@ -90,9 +90,10 @@ class TaskCall:
         return self.alternative is not None and self.confidence < AMBIGUOUS_BELOW
 
 
-def resolve_target(frame: pd.DataFrame, target, source: str = "the data") -> tuple[str, ...]:
-    """Column names of the target: one name, several (multilabel), or a guess when None."""
-    columns = [str(c) for c in frame.columns]
+def resolve_target(frame, target, source: str = "the data") -> tuple[str, ...]:
+    """Column names of the target: one name, several (multilabel), or a guess when None.
+    ``frame``: the table (a DataFrame), or its column names."""
+    columns = [str(c) for c in getattr(frame, "columns", frame)]
     if target is None:
         lowered = {c.lower(): c for c in columns}
         for guess in _GUESSED_TARGETS:
