@@ -5,7 +5,7 @@ run, this times (1) the two library calls in-process and (2) the two whole comma
 processes (imports included), and prints the ratios. Target: ``advisor recommend --no-validate``
 costs at most 5% more than ``advisor profile``, and imports no TensorFlow.
 
-    python benchmarks/recommend_overhead.py [--rows 100000] [--repeats 7]
+    python benchmarks/recommend_overhead.py [--rows 100000] [--repeats 7] [--save]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,23 +32,38 @@ def _seconds(call) -> float:
     return time.perf_counter() - start
 
 
+LINES: list[str] = []
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+    LINES.append(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--save", action="store_true",
+                        help="write the printout to benchmarks/results/recommend_overhead.txt")
     args = parser.parse_args()
     path = make_table(args.rows)
-    print(f"file: {path.name}, {args.rows:,} rows × 20 columns, "
+    say(f"recommend_overhead: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, medians of "
+        f"{args.repeats} runs, alternating which call goes first")
+    say(f"file: {path.name}, {args.rows:,} rows × 20 columns, "
           f"{os.path.getsize(path) / 2**20:.1f} MiB")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    say(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the start")
 
     advisor.recommend(path, target="target", validate=False)  # warm imports and caches
     profile_s, recommend_s = [], []
-    for _ in range(args.repeats):
-        profile_s.append(_seconds(lambda: advisor.profile(path, target="target")))
-        recommend_s.append(_seconds(lambda: advisor.recommend(path, target="target", validate=False)))
+    calls = [(profile_s, lambda: advisor.profile(path, target="target")),
+             (recommend_s, lambda: advisor.recommend(path, target="target", validate=False))]
+    for i in range(args.repeats):
+        for times, call in calls[::-1] if i % 2 else calls:
+            times.append(_seconds(call))
     p, r = statistics.median(profile_s), statistics.median(recommend_s)
-    print(f"in-process: profile {p:.3f} s, recommend --no-validate {r:.3f} s, "
+    say(f"in-process: profile {p:.3f} s, recommend --no-validate {r:.3f} s, "
           f"ratio {r / p:.3f}× (target ≤ 1.05×)")
 
     # An installed package has its bytecode compiled; an editable checkout under
@@ -65,16 +81,21 @@ def main() -> None:
         "recommend": base + ["recommend", str(path), "--target", "target", "--no-validate"],
     }
     seconds = {name: [] for name in commands}
-    for _ in range(args.repeats):
-        for name, command in commands.items():
+    for i in range(args.repeats):
+        for name, command in list(commands.items())[::-1 if i % 2 else 1]:
             start = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True, env=env)
             seconds[name].append(time.perf_counter() - start)
             if done.returncode != 0:
                 raise SystemExit(f"{name} failed: {done.stderr.strip()}")
     cp, cr = statistics.median(seconds["profile"]), statistics.median(seconds["recommend"])
-    print(f"commands:   advisor profile {cp:.3f} s, advisor recommend --no-validate {cr:.3f} s, "
+    say(f"commands:   advisor profile {cp:.3f} s, advisor recommend --no-validate {cr:.3f} s, "
           f"ratio {cr / cp:.3f}× (target ≤ 1.05×); no TensorFlow imported")
+    say(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    if args.save:
+        results = Path(__file__).resolve().parent / "results"
+        results.mkdir(exist_ok=True)
+        (results / "recommend_overhead.txt").write_text("\n".join(LINES) + "\n")
 
 
 if __name__ == "__main__":

@@ -70,3 +70,14 @@ def test_no_function_is_longer_than_a_screen():
                     long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} "
                                 f"({lines} lines)")
     assert not long, "split these: " + "; ".join(long)
+
+
+def test_installed_versions_are_the_package_metadata():
+    """The fast lookup (the wheel's .dist-info folder name) gives what importlib.metadata does."""
+    from importlib import metadata
+
+    from advisor.base.version import installed_version
+
+    for package in ("numpy", "pandas", "pyarrow", "scikit-learn", "PyYAML", "loss-advisor"):
+        assert installed_version(package) == metadata.version(package), package
+    assert installed_version("no-such-package-here") is None

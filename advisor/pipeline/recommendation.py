@@ -220,13 +220,13 @@ def _profiled(data, target, y, options: Options, given: DatasetProfile | None = 
 
 def _from_file(data, target, options: Options) -> tuple[pd.DataFrame | None, DatasetProfile, str]:
     """A file that fits: profiled from pyarrow's table as ``advisor.profile`` does it, converted
-    to a DataFrame only when trials need one; its digest made on a spare core meanwhile
-    (hashlib releases the GIL)."""
+    to a DataFrame only when trials need one; its digest made meanwhile (hashlib releases the
+    GIL) — after the read, which keeps both cores busy, while the profile leaves one idle."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(_file_sha256, data)
         table, fmt = read_arrow(data, encoding=options.encoding)
+        digest = pool.submit(_file_sha256, data)
         prof = profile_table(table, target, options.task, source=str(Path(data)),
                              source_format=fmt.describe(), seed=options.seed)
         frame = frame_of(table, fmt) if options.validate else None

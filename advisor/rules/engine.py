@@ -28,9 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from advisor.base.conditions import OPS, ORDERED_OPS, holds
 from advisor.base.errors import AdvisorError
@@ -47,13 +45,15 @@ from advisor.losses.semantics import KerasSemantics
 from advisor.profiling.profiler import DatasetProfile
 from advisor.profiling.target import TASKS
 
+if TYPE_CHECKING:
+    import yaml
+
 CRITERIA = ("data_distribution", "model_architecture", "computational_constraints",
             "problem_domain")
 RULE_KEYS = {"id", "title", "criterion", "when", "suggest", "exclude", "because", "references",
              "examples"}
 FILE_KEYS = {"criterion", "description", "domains", "rules"}
 SUGGEST_KEYS = {"loss", "weight", "params"}
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -390,7 +390,10 @@ def _cache_path(key: str, cache: bool | str | os.PathLike = True) -> Path | None
 def _parse_yaml(name: str, text: str) -> dict:
     # One parse: compose the node tree (its raw scalars are checked below), then construct
     # plain data from it with the safe constructor — the C implementation where available.
-    loader = _LOADER(text)
+    # PyYAML loads here, on a parse: a run whose rules are cached (the usual case) needs none.
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -420,6 +423,8 @@ def _parse_yaml(name: str, text: str) -> dict:
 def _check_scalars(name: str, node, rule: str | None = None, key: str = "") -> None:
     """Raw-scalar checks the constructed data cannot show (octal-looking integers, floats without
     a dot), reported like every other error: the file, the rule and the key."""
+    import yaml
+
     if isinstance(node, yaml.ScalarNode):
         problem = _raw_scalar_problem(node)
         if problem:
