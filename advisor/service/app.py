@@ -627,7 +627,9 @@ def _upload_routes(api: APIRouter, service: Service) -> None:
 
     @api.post("/jobs", status_code=202, tags=["jobs"], openapi_extra=_form_body(_JOB_FORM),
               response_model=JobBody,
-              responses={409: {"model": ErrorBody, "description": "The Idempotency-Key was used "
+              responses={200: {"model": JobBody, "description": "With `Prefer: wait=N`: the job "
+                                                                "finished within the wait."},
+                         409: {"model": ErrorBody, "description": "The Idempotency-Key was used "
                                                                    "for another request."},
                          429: {"model": ErrorBody, "description": "The queue is full; retry "
                                                                    "after Retry-After seconds."},
