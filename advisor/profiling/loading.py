@@ -338,6 +338,18 @@ def reading(kind: pa.DataType, dtype) -> str:
     return "pandas"
 
 
+def pandas_nbytes(values, reading: str, dtype, convert) -> int:
+    """What one column, read as ``reading`` (:func:`column_readings`), takes in the loader's
+    pandas frame (``memory_usage(index=False)``): integers with a null become float64, text
+    stays Arrow's; ``convert()`` gives the converted column, measured for the other readings
+    (booleans with a null become Python objects)."""
+    if reading == "text":
+        return values.nbytes
+    if reading in ("float", "integer"):
+        return len(values) * (8 if values.null_count and reading == "integer" else dtype.itemsize)
+    return int(convert().memory_usage(index=False))
+
+
 def column_readings(schema: pa.Schema) -> dict[str, tuple[str, Any]] | None:
     """Each column's (:func:`reading`, pandas dtype) as :func:`_to_frame` converts a table of
     this schema (its pandas metadata included); None when that frame's columns are not the

@@ -40,6 +40,7 @@ from advisor.profiling.loading import (
     _to_frame,
     column_readings,
     load_table,
+    pandas_nbytes,
     read_arrow,
 )
 from advisor.profiling.notes import data_warnings
@@ -275,19 +276,10 @@ def _target_complete(table: pa.Table, names: tuple[str, ...], readings: dict) ->
 
 
 def _frame_megabytes(table: pa.Table, readings: dict) -> float:
-    """What the loader's pandas frame of ``table`` takes (``memory_usage(index=False)``):
-    integers with a null become float64, booleans with a null Python objects, text stays
-    Arrow's; other columns are converted to be measured."""
-    total = 0
-    for name, (reading, dtype) in readings.items():
-        values = table.column(name)
-        if reading == "text":
-            total += values.nbytes
-        elif reading in ("float", "integer"):
-            total += len(values) * (8 if values.null_count and reading == "integer"
-                                    else dtype.itemsize)
-        else:
-            total += int(_to_frame(table.select([name]))[name].memory_usage(index=False))
+    """What the loader's pandas frame of ``table`` takes (``memory_usage(index=False)``)."""
+    total = sum(pandas_nbytes(table.column(name), reading, dtype,
+                              lambda name=name: _to_frame(table.select([name]))[name])
+                for name, (reading, dtype) in readings.items())
     return float(total / 2**20)
 
 

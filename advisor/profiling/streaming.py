@@ -642,20 +642,12 @@ class _FeatureTally:
                 if self.readings(batch.schema)[name][0] == "pandas"}
 
     def megabytes(self, batch: pa.RecordBatch, converted: dict[str, pd.Series]) -> float:
-        """What the batch takes as the in-memory loader's DataFrame (``memory_usage``): integers
-        with a null become float64, booleans with a null Python objects, text stays Arrow's;
+        """What the batch takes as the in-memory loader's DataFrame (``memory_usage``);
         ``converted``: the columns read through pandas (:meth:`pandas_columns`, and the
         target)."""
-        total = 0
-        for name, (reading, dtype) in self.readings(batch.schema).items():
-            values = batch.column(name)
-            if reading == "text":
-                total += values.nbytes
-            elif reading in ("float", "integer"):
-                total += len(values) * (8 if values.null_count and reading == "integer"
-                                        else dtype.itemsize)
-            else:
-                total += int(converted[name].memory_usage(index=False))
+        total = sum(loading.pandas_nbytes(batch.column(name), reading, dtype,
+                                          lambda name=name: converted[name])
+                    for name, (reading, dtype) in self.readings(batch.schema).items())
         return total / 2**20
 
     def add(self, batch: pa.RecordBatch, target: pd.Series,
