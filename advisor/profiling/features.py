@@ -290,10 +290,10 @@ def _arrow_sample(table: pa.Table, rows: np.ndarray, n: int, readings: dict,
     dtype its whole column gets: integers with a null anywhere become float64, booleans Python
     objects, even where the sample holds no null; any other dtype that differs is taken from
     the kept rows' whole column (``kept(name)``)."""
-    from advisor.profiling.loading import _to_frame
+    from advisor.profiling.loading import to_frame
 
     every = len(rows) == table.num_rows
-    sample = _to_frame(table if every else table.take(rows), release=not every)
+    sample = to_frame(table if every else table.take(rows), release=not every)
     sample.index = rows
     for name, (reading, dtype) in readings.items():
         if reading == "integer" and table.column(name).null_count:

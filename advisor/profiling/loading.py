@@ -74,7 +74,7 @@ def load_table(path: str | os.PathLike, encoding: str | None = None) -> pd.DataF
 def frame_of(table: pa.Table, fmt: SourceFormat) -> pd.DataFrame:
     """The DataFrame :func:`load_table` makes of a table :func:`read_arrow` read (the table's
     buffers are released as they are converted: use the table no more)."""
-    frame = _to_frame(table)
+    frame = to_frame(table)
     frame.attrs["source_format"] = {
         "container": fmt.container,
         "compression": fmt.compression,
@@ -86,7 +86,7 @@ def frame_of(table: pa.Table, fmt: SourceFormat) -> pd.DataFrame:
 
 def read_arrow(path: str | os.PathLike, encoding: str | None = None) -> tuple[pa.Table, SourceFormat]:
     """Read ``path`` as :func:`load_table` does, but return pyarrow's table (not yet converted
-    to pandas: :func:`_to_frame` converts it) and how it was read."""
+    to pandas: :func:`to_frame` converts it) and how it was read."""
     path = Path(path)
     _check_readable(path)
     if encoding is not None:
@@ -309,7 +309,7 @@ def _read_text(source, origin: Path, label: Path, head: bytes, compression: str 
     return table, fmt
 
 
-def _to_frame(table: pa.Table, release: bool = True) -> pd.DataFrame:
+def to_frame(table: pa.Table, release: bool = True) -> pd.DataFrame:
     """The table as pandas, column by column and releasing Arrow memory as it goes (unless
     ``release`` is false: the table is still read). Text stays in Arrow's own string arrays
     (zero-copy); converting a million strings into pandas' default string storage costs about
@@ -324,7 +324,7 @@ def _to_frame(table: pa.Table, release: bool = True) -> pd.DataFrame:
 
 
 def reading(kind: pa.DataType, dtype) -> str:
-    """How a column of Arrow type ``kind``, which :func:`_to_frame` makes pandas ``dtype``, can
+    """How a column of Arrow type ``kind``, which :func:`to_frame` makes pandas ``dtype``, can
     be read in Arrow with pandas' meaning: ``float`` and ``integer`` (booleans too) when it
     becomes a numpy number, ``text`` when it stays Arrow strings; else ``pandas`` (convert it)."""
     if isinstance(dtype, np.dtype):
@@ -351,14 +351,14 @@ def pandas_nbytes(values, reading: str, dtype, convert) -> int:
 
 
 def column_readings(schema: pa.Schema) -> dict[str, tuple[str, Any]] | None:
-    """Each column's (:func:`reading`, pandas dtype) as :func:`_to_frame` converts a table of
+    """Each column's (:func:`reading`, pandas dtype) as :func:`to_frame` converts a table of
     this schema (its pandas metadata included); None when that frame's columns are not the
     table's own (pandas metadata that makes a column the index, or repeated names). Kept for
     the schemas last seen (converting an empty table costs a millisecond or two a call)."""
     key = schema.serialize().to_pybytes()
     if key in _READINGS:
         return _READINGS[key]
-    empty = _to_frame(schema.empty_table())
+    empty = to_frame(schema.empty_table())
     names = schema.names
     found = None
     if [str(c) for c in empty.columns] == names and len(set(names)) == len(names):

@@ -37,11 +37,11 @@ from advisor.profiling.features import (
 )
 from advisor.profiling.loading import (
     SourceFormat,
-    _to_frame,
     column_readings,
     load_table,
     pandas_nbytes,
     read_arrow,
+    to_frame,
 )
 from advisor.profiling.notes import data_warnings
 from advisor.profiling.streaming import exact_facts, scan, streams
@@ -227,7 +227,7 @@ def profile_table(table: pa.Table, target=None, task: str | None = None, *,
     cells and the frame's memory are counted in Arrow (:func:`describe_arrow_features`)."""
     readings = column_readings(table.schema)
     if readings is None or table.num_columns == 0 or table.num_rows == 0:
-        return profile_frame(_to_frame(table), target, task, source=source,
+        return profile_frame(to_frame(table), target, task, source=source,
                              source_format=source_format, seed=seed)
     names = resolve_target(table.column_names, target, source)
     rest = table.drop_columns(list(names))
@@ -236,7 +236,7 @@ def profile_table(table: pa.Table, target=None, task: str | None = None, *,
     def whole(name: str) -> pd.Series:
         """A feature column (every row) as the loader converts it, once."""
         if name not in converted:
-            converted[name] = _to_frame(rest.select([name]))[name]
+            converted[name] = to_frame(rest.select([name]))[name]
         return converted[name]
 
     features_readings = {name: readings[name] for name in rest.column_names}
@@ -255,7 +255,7 @@ def profile_table(table: pa.Table, target=None, task: str | None = None, *,
                 missing=missing.result, sample=sampled.result if sampled is not None else None)
 
         try:
-            return _profile(_to_frame(table.select(list(names))), names, features, target, task,
+            return _profile(to_frame(table.select(list(names))), names, features, target, task,
                             n_rows_total=table.num_rows, n_columns=table.num_columns,
                             memory_mb=_frame_megabytes(table, readings), source=source,
                             source_format=source_format, seed=seed)
@@ -278,7 +278,7 @@ def _target_complete(table: pa.Table, names: tuple[str, ...], readings: dict) ->
 def _frame_megabytes(table: pa.Table, readings: dict) -> float:
     """What the loader's pandas frame of ``table`` takes (``memory_usage(index=False)``)."""
     total = sum(pandas_nbytes(table.column(name), reading, dtype,
-                              lambda name=name: _to_frame(table.select([name]))[name])
+                              lambda name=name: to_frame(table.select([name]))[name])
                 for name, (reading, dtype) in readings.items())
     return float(total / 2**20)
 

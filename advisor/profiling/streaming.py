@@ -252,7 +252,7 @@ class _RowStore:
 
     def frame(self, ids: np.ndarray) -> pd.DataFrame:
         """The rows with these ids, in row order, as the in-memory loader would give them."""
-        return loading._to_frame(self._rows(ids).drop_columns(["__row__"]))
+        return loading.to_frame(self._rows(ids).drop_columns(["__row__"]))
 
     def _rows(self, ids: np.ndarray) -> pa.Table:
         """The stored rows with these ids, in row order (batches come in row order). A mask
@@ -627,7 +627,7 @@ class _FeatureTally:
         key = schema.serialize().to_pybytes()
         found = _READINGS.get(key)
         if found is None:
-            empty = loading._to_frame(schema.empty_table())
+            empty = loading.to_frame(schema.empty_table())
             found = {name: (_reading(schema.field(name).type, empty[name].dtype),
                             empty[name].dtype) for name in schema.names}
             if len(_READINGS) >= 32:
@@ -842,7 +842,7 @@ _reading = loading.reading  # how the in-memory loader's column is read in Arrow
 
 def _pandas_column(batch: pa.RecordBatch, name: str) -> pd.Series:
     """One column of a batch as the in-memory loader converts it."""
-    return loading._to_frame(pa.Table.from_batches([batch.select([name])]))[name]
+    return loading.to_frame(pa.Table.from_batches([batch.select([name])]))[name]
 
 
 def _column_facts(batch: pa.RecordBatch, name: str, reading: str, state: _Column,
