@@ -307,9 +307,11 @@ def test_a_file_several_times_larger_than_the_memory_cap(tmp_path):
     parent, so a child of this test process (which holds the generated data) would report the
     parent's size. The imports alone (pandas, pyarrow, scipy, scikit-learn) take about 120 MB;
     the data is an in-memory table of 1.34 GB (10⁷ rows × 18 numbers), 2.7 times the 500 MB
-    cap. The child peaked near 400 MB when this test was written, at 428–446 MB on later
-    versions (the last, 447 MB, reads the features in Arrow and keeps more of a batch's hashing
-    arrays); its peak is the final merge of the 80 MB of distinct row hashes, not the rows.
+    cap. The child peaked near 400 MB when this test was written, at 428–447 MB on later
+    versions, 464–467 MB since the features' exact facts are tallied in a thread one batch
+    behind the reader (a batch more in memory; reading the next batch ahead as well reached
+    504 MB, and keeping whole batches in the sample store until the samples are taken 494–501
+    MB: both were dropped). Its peak is the final merge of the 80 MB of distinct row hashes.
     """
     rows = 10_000_000
     rng = np.random.default_rng(11)

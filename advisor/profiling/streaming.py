@@ -711,15 +711,11 @@ class _Samples:
         passed = self.uniform.offer(keys, ids)
         if self.strata is not None:
             passed |= self._offer_strata(labels, keys, ids)
-        held = self.uniform.capacity + sum(r.capacity for r in (self.strata or {}).values())
         if passed.any():
-            if self.store.rows + count <= 2 * held + batch_rows:
-                # Room for the whole batch before the next compaction: kept as it came, the
-                # rows are selected once, when the samples are taken (a small table's only
-                # batch is then never copied twice).
-                self.store.add(batch, ids)
-            else:
-                self.store.add(batch.filter(pa.array(passed)), ids[passed])
+            # Filtered as it comes (keeping the whole batch until the samples are taken would
+            # save a copy on a small table, but costs a large one 30 MB of peak memory).
+            self.store.add(batch.filter(pa.array(passed)), ids[passed])
+        held = self.uniform.capacity + sum(r.capacity for r in (self.strata or {}).values())
         if self.store.rows > 2 * held + batch_rows:
             self.store.compact(_held_ids(self.uniform, self.strata))
 
