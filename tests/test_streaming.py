@@ -415,3 +415,15 @@ def test_arrow_read_columns_count_as_the_in_memory_loader_does(tmp_path):
     per_shard = sum(pd.read_parquet(f).memory_usage(index=False).sum()
                     for f in sorted(folder.glob("*.parquet"))) / 2**20
     assert whole_batches.memory_mb == pytest.approx(per_shard, rel=1e-12)
+
+
+def test_a_shard_whose_pandas_index_is_a_column_gets_one_clear_line(tmp_path):
+    """pandas writes a named index into Parquet as a column its metadata makes the index again:
+    the pass cannot read such a column as a feature, and says so (it used to fail on a KeyError)."""
+    frame = pd.DataFrame({"a": np.arange(100.0), "y": np.arange(100) % 2},
+                         index=pd.Index(np.arange(100) * 3, name="rid"))
+    path = tmp_path / "indexed.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(AdvisorError, match=rf"^Input {path} has pandas metadata that makes a "
+                                           r"column the index .*index=False\)\.$"):
+        profile_streamed(path, "y")

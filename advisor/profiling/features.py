@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from advisor.profiling.isolation import anomaly_scores
+from advisor.profiling.loading import arrow_text, to_frame
 
 KINDS = ("numeric", "categorical", "text", "datetime", "constant")
 # Rows the costly facts read (duplicates, conflicts, kinds): shares settle to ±0.5% well before.
@@ -110,12 +111,9 @@ def missing_count(column: pd.Series) -> tuple[int, np.ndarray | None]:
     dtype = column.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
         return 0, None
-    if isinstance(dtype, np.dtype) and dtype.kind == "f":
-        mask = ~np.isfinite(column.to_numpy())
-    elif arrow_text(dtype):
+    if arrow_text(dtype):
         return _arrow_text_missing(column.array.__arrow_array__())
-    else:
-        mask = missing_mask(column)
+    mask = missing_mask(column)
     count = int(mask.sum())
     return count, (mask if count else None)
 
@@ -129,13 +127,6 @@ def _arrow_text_missing(values) -> tuple[int, np.ndarray | None]:
     mask = (pc.or_kleene(blank, values.is_null()) if blanks else values.is_null())
     count = values.null_count + blanks
     return count, mask.to_numpy(zero_copy_only=False)
-
-
-def arrow_text(dtype) -> bool:
-    """Text held in Arrow string arrays, whose ``str.strip`` is Arrow's ``utf8_trim_whitespace``."""
-    if isinstance(dtype, pd.ArrowDtype):
-        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
-    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
 
 
 def arrow_blank(values):
@@ -290,8 +281,6 @@ def _arrow_sample(table: pa.Table, rows: np.ndarray, n: int, readings: dict,
     dtype its whole column gets: integers with a null anywhere become float64, booleans Python
     objects, even where the sample holds no null; any other dtype that differs is taken from
     the kept rows' whole column (``kept(name)``)."""
-    from advisor.profiling.loading import to_frame
-
     every = len(rows) == table.num_rows
     sample = to_frame(table if every else table.take(rows), release=not every)
     sample.index = rows

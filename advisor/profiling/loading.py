@@ -333,7 +333,7 @@ def reading(kind: pa.DataType, dtype) -> str:
         if (pa.types.is_integer(kind) and dtype.kind in "iu") or (
                 pa.types.is_boolean(kind) and dtype.kind == "b"):
             return "integer"
-    elif _arrow_text(dtype) and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+    elif arrow_text(dtype) and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return "text"
     return "pandas"
 
@@ -374,7 +374,9 @@ _READINGS: dict[bytes, dict[str, tuple[str, Any]] | None] = {}
 _READINGS_KEPT = 32
 
 
-def _arrow_text(dtype) -> bool:
+def arrow_text(dtype) -> bool:
+    """Text held in Arrow string arrays (as :func:`to_frame` keeps it), whose ``str.strip`` is
+    Arrow's ``utf8_trim_whitespace``."""
     if isinstance(dtype, pd.ArrowDtype):
         return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
     return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"

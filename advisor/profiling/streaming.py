@@ -441,7 +441,7 @@ def scan(path: str | os.PathLike, target=None, task: str | None = None, *, seed:
     name = names[0]
     tally = _TargetTally(name, source, task)
     fnames = tuple(n for n in table.schema.names if n != name)
-    features = _FeatureTally(fnames)
+    features = _FeatureTally(fnames, source)
     samples = _Samples(keep_rows, seed)
     n_total, memory, tallied = _pass(table, name, tally, features, samples, batch_rows)
     counts, n_distinct, dtype = tally.counts(table.schema.field(name).type)
@@ -603,16 +603,11 @@ class _TargetTally:
         return series, len(series), self.first_values.dtype
 
 
-# Each schema's readings (converting an empty table to learn them costs a millisecond or two),
-# for the schemas last seen.
-_READINGS: dict[bytes, dict[str, tuple[str, Any]]] = {}
-
-
 class _FeatureTally:
     """The features over every row: missing cells, constant columns, distinct rows."""
 
-    def __init__(self, names: tuple[str, ...]):
-        self.names = names
+    def __init__(self, names: tuple[str, ...], source: str = "the table"):
+        self.names, self.source = names, source
         self.columns = {n: _Column() for n in names}
         self.rows_missing = 0
         self.hashes = _Hashes()
@@ -624,15 +619,11 @@ class _FeatureTally:
         last = self._last
         if last is not None and (last[0] is schema or last[0].equals(schema)):
             return last[1]
-        key = schema.serialize().to_pybytes()
-        found = _READINGS.get(key)
+        found = loading.column_readings(schema)
         if found is None:
-            empty = loading.to_frame(schema.empty_table())
-            found = {name: (_reading(schema.field(name).type, empty[name].dtype),
-                            empty[name].dtype) for name in schema.names}
-            if len(_READINGS) >= 32:
-                _READINGS.pop(next(iter(_READINGS)))
-            _READINGS[key] = found
+            raise AdvisorError(f"Input {self.source} has pandas metadata that makes a column "
+                               "the index (or repeats a column name), which is not streamed; "
+                               "write it with to_parquet(..., index=False).")
         self._last = (schema, found)
         return found
 
@@ -831,9 +822,6 @@ def _absorb(h: np.ndarray, bits: np.ndarray, scratch: np.ndarray, owned: bool = 
     np.multiply(k, _MURMUR, out=k)
     np.bitwise_xor(h, k, out=h)
     np.multiply(h, _MURMUR, out=h)
-
-
-_reading = loading.reading  # how the in-memory loader's column is read in Arrow
 
 
 def _pandas_column(batch: pa.RecordBatch, name: str) -> pd.Series:
