@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from printout import save, say  # noqa: E402
 from profile_speed import make_table  # noqa: E402
 
 import advisor  # noqa: E402
@@ -30,14 +31,6 @@ def _seconds(call) -> float:
     start = time.perf_counter()
     call()
     return time.perf_counter() - start
-
-
-LINES: list[str] = []
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-    LINES.append(text)
 
 
 def main() -> None:
@@ -93,9 +86,7 @@ def main() -> None:
           f"ratio {cr / cp:.3f}× (target ≤ 1.05×); no TensorFlow imported")
     say(f"load average at the end: {os.getloadavg()[0]:.1f}")
     if args.save:
-        results = Path(__file__).resolve().parent / "results"
-        results.mkdir(exist_ok=True)
-        (results / "recommend_overhead.txt").write_text("\n".join(LINES) + "\n")
+        save("recommend_overhead.txt")
 
 
 if __name__ == "__main__":

@@ -115,19 +115,3 @@ def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     index = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
     return values[index]
-
-
-RESULTS = Path(__file__).resolve().parent / "results"
-LINES: list[str] = []
-
-
-def say(text: str = "") -> None:
-    """Print a line of the printout and keep it for :func:`save`."""
-    print(text, flush=True)
-    LINES.append(text)
-
-
-def save(name: str) -> None:
-    """Write the printout so far to ``benchmarks/results/<name>``."""
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / name).write_text("\n".join(LINES) + "\n")

@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_common import SAMPLES, Server, percentile, save, say  # noqa: E402
+from printout import save, say  # noqa: E402
+from serve_common import SAMPLES, Server, percentile  # noqa: E402
 
 import advisor  # noqa: E402
 

@@ -29,8 +29,9 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from printout import save, say  # noqa: E402
 from profile_speed import make_table  # noqa: E402
-from serve_common import REPO, SAMPLES, Server, save, say, summary  # noqa: E402
+from serve_common import REPO, SAMPLES, Server, summary  # noqa: E402
 
 import advisor  # noqa: E402
 from advisor.pipeline import Recommendation  # noqa: E402
