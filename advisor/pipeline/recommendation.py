@@ -256,10 +256,13 @@ def _given(data, target, prof: DatasetProfile, options: Options, known: str | No
             frame, _, digest = _streamed(data, target, options)
             return frame, prof, digest
         return None, prof, _shards_sha256(data)
+    known = known if known and os.path.isfile(data) else None
     if options.validate:
+        if known:
+            return load_table(data, encoding=options.encoding), prof, known
         frame, _, _, digest = _inputs(data, target, None, options.encoding)
         return frame, prof, digest
-    digest = known if known and os.path.isfile(data) else _file_sha256(data)
+    digest = known or _file_sha256(data)
     if not digest:
         load_table(data, encoding=options.encoding)  # raises the reader's message for it
     return None, prof, digest

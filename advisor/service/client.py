@@ -24,6 +24,7 @@ import httpx
 
 from advisor.base.errors import AdvisorError, UsageError
 from advisor.base.suggest import did_you_mean
+from advisor.service.store import FINISHED
 
 # recommend()'s options the service takes (as form fields of the same names).
 SERVICE_OPTIONS = ("task", "domain", "metric", "model", "output", "budget", "validate", "seed",
@@ -33,7 +34,6 @@ _LOCAL_ONLY = ("rules", "jobs", "memory_limit_mb", "model_fn", "cache", "plan", 
                "command")
 TRANSPORT_RETRIES = 3
 LONG_POLL = 30.0  # seconds the server may hold a status request (it answers on any change)
-FINISHED = ("succeeded", "failed", "cancelled")
 
 
 class Client:
