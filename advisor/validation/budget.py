@@ -16,7 +16,11 @@ What the budget buys, in order (the evidence a decision needs first):
    alternative keep ``BREADTH_ROUNDS`` rounds (depth first: power to see a real difference);
 3. up to ``MAX_ROUNDS`` rounds (a round is every fold with one more seed); after the first
    round only the baseline and the alternatives still open are trialled, and the run stops once
-   the verdict is decided (:mod:`advisor.validation.verdict`).
+   the verdict is decided (:mod:`advisor.validation.verdict`);
+4. once a change of loss is decided, breadth: the rules' candidates the first round left out,
+   each on the seed rounds the baseline ran, while the model says a round still fits
+   (``Plan.broadened``). Whether a round fits is judged from the epochs the finished trials
+   ran, which the seeds fix, so this step is as deterministic as the rest.
 """
 
 from __future__ import annotations
@@ -70,7 +74,16 @@ class Plan(Record):
     estimated_seconds: float  # the whole plan, every round, by the cost model
     minimum_budget_seconds: float  # what the minimum design would need on all rows
     cuts: tuple[str, ...]
-    schedule: tuple[tuple[str, ...], ...] = ()  # candidates trialled in each round that ran
+    schedule: tuple[tuple[str, ...], ...] = ()  # candidates trialled at each seed round that ran
+    # Candidates the budget left over trialled once a change was decided (see the validator).
+    broadened: tuple[str, ...] = ()
+
+    def trialled(self) -> tuple[str, ...]:
+        """Every candidate some round trialled, first round first, then as they joined."""
+        seen = dict.fromkeys(self.candidates)
+        for live in self.schedule:
+            seen.update(dict.fromkeys(live))
+        return tuple(seen)
 
 
 def mlp_params(n_features: int, n_outputs: int, hidden: tuple[int, ...] = HIDDEN_UNITS) -> int:
@@ -207,11 +220,15 @@ def _cut_notes(rows_total: int, rows: int, folds_full: int, folds: int, epochs: 
     if epochs != EPOCH_CAP:
         cuts.append(f"epoch cap {EPOCH_CAP} → {epochs} (early stopping, patience {PATIENCE})")
     if len(ranked) < len(candidate_ids):
-        left = ", ".join(c for c in candidate_ids if c not in ranked)
-        cuts.append(f"candidates {len(candidate_ids)} → {len(ranked)} (not trialled: {left})")
+        cuts.append(candidates_cut(candidate_ids, ranked))
     if rounds < MAX_ROUNDS:
         cuts.append(f"rounds {MAX_ROUNDS} → {rounds}")
     return tuple(cuts)
+
+
+def candidates_cut(candidate_ids: tuple[str, ...], trialled: tuple[str, ...]) -> str:
+    left = ", ".join(c for c in candidate_ids if c not in trialled)
+    return f"candidates {len(candidate_ids)} → {len(trialled)} (not trialled: {left})"
 
 
 def next_round_fits(plan: Plan, spent_epochs: list[int], next_round: int, budget_seconds: float,

@@ -32,6 +32,7 @@ from advisor.rules.engine import Candidate
 from advisor.validation.budget import (
     MAX_FOLDS,
     Plan,
+    candidates_cut,
     mlp_params,
     next_round_fits,
     plan_trials,
@@ -181,8 +182,8 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
             for round_index, live in enumerate(replay.schedule):
                 run.round(round_index, seed, live, bar)
         else:
-            run.adaptive(plan, seed, criteria.budget_seconds, bar)
-    plan = plan.replace(schedule=tuple(run.schedule))
+            plan = plan.replace(broadened=run.adaptive(plan, seed, criteria.budget_seconds, bar))
+    plan = _ran(plan, tuple(by_id), run.schedule)
     if run.cut:
         warnings.append(f"{run.cut} trial(s) were stopped by the safety limit "
                         f"({safety_seconds(criteria.budget_seconds):g} s, far past the "
@@ -263,14 +264,54 @@ class _Rounds:
         return sum(r.cut for r in self.results)
 
     def round(self, index: int, seed: int, live, bar) -> None:
+        """Every fold of seed round ``index`` for the ``live`` candidates (a candidate joining a
+        round that already ran pairs with the trials it ran: same folds, same seed)."""
         trial_seed = seed + SEED_STRIDE * index
         batch = [(_job(self.by_id[cid], self.profile, f.fold, trial_seed, self.settings,
                        self.model_key), f) for f in self.folds for cid in live]
         self.results.extend(self.executor.run(batch, self.deadline, self.model_fn, bar))
-        self.schedule.append(tuple(live))
+        if index < len(self.schedule):
+            self.schedule[index] += tuple(c for c in live if c not in self.schedule[index])
+        else:
+            self.schedule.append(tuple(live))
 
-    def adaptive(self, plan: Plan, seed: int, budget_seconds: float, bar) -> None:
-        """Rounds while the verdict is open and the plan affords them."""
+    def adaptive(self, plan: Plan, seed: int, budget_seconds: float, bar) -> tuple[str, ...]:
+        """Rounds while the verdict is open and the plan affords them; then, if they decided a
+        change, breadth with what the budget left. Returns the candidates breadth trialled."""
+        self._rounds(plan, seed, budget_seconds, bar)
+        verdict = self.verdict()
+        if verdict.status != "improved" or not verdict.decided:
+            return ()
+        return self._broaden(plan, seed, budget_seconds, bar)
+
+    def _broaden(self, plan: Plan, seed: int, budget_seconds: float, bar) -> tuple[str, ...]:
+        """The rules' next candidates, each on the seed rounds the baseline ran, while the cost
+        model says the budget affords a round, until each is settled.
+
+        Runs only once a change is decided: the claim "a non-baseline loss is better" is made,
+        so these comparisons spend none of the verdict's error allowance — they can only put a
+        loss that beats the baseline by more in place of the one that beat it first (the
+        verdict recommends the largest improvement among those better beyond noise). Without
+        this, a decided change left the rest of the budget unspent and the rules' third choice
+        untried however good it was."""
+        joined: list[str] = []
+        rounds = len(self.schedule)
+        for cid in (c for c in self.by_id if c not in plan.trialled()):
+            for index in range(rounds):
+                if time.time() >= self.deadline or not next_round_fits(
+                        plan, [r.epochs for r in self.results], 1, budget_seconds, self.jobs):
+                    return tuple(joined)
+                if cid not in joined:
+                    joined.append(cid)
+                bar.resize(bar.total + len(self.folds))
+                self.round(index, seed, [cid], bar)
+                outcome = next((c.outcome for c in self.verdict().comparisons if c.loss == cid),
+                               OPEN)
+                if outcome != OPEN:
+                    break
+        return tuple(joined)
+
+    def _rounds(self, plan: Plan, seed: int, budget_seconds: float, bar) -> None:
         live = list(plan.candidates)
         for index in range(plan.rounds):
             self.round(index, seed, live, bar)
@@ -309,6 +350,15 @@ class _Rounds:
     def verdict(self) -> Verdict:
         return decide(self.scores(), self.baseline, self.greater, self.design,
                       frozenset(self.broken()))
+
+
+def _ran(plan: Plan, candidate_ids: tuple[str, ...], schedule: list) -> Plan:
+    """The plan with the schedule that ran, its note on untrialled candidates made true."""
+    plan = plan.replace(schedule=tuple(schedule))
+    trialled = plan.trialled()
+    note = candidates_cut(candidate_ids, trialled) if len(trialled) < len(candidate_ids) else None
+    cuts = tuple(note if c.startswith("candidates ") else c for c in plan.cuts)
+    return plan.replace(cuts=tuple(c for c in cuts if c is not None))
 
 
 def _validation(criteria, metric, candidates, run: _Rounds, verdict: Verdict, plan, stated,

@@ -202,7 +202,7 @@ def decide(scores: dict[str, Scores], baseline: str, greater_is_better: bool, de
                        design.level, margin, False)
     better = [c for c in comparable if c.outcome == BETTER]
     if better:
-        best = max(better, key=lambda c: (c.diff_mean, c.loss))
+        best = _largest_gain(better, scores, base, greater_is_better)
         return Verdict("improved", baseline, best.loss, best, comparisons, design.level, margin,
                        True)
     open_ = [c for c in comparisons if c.outcome == OPEN]
@@ -211,6 +211,23 @@ def decide(scores: dict[str, Scores], baseline: str, greater_is_better: bool, de
                        design.level, margin, True)
     return Verdict("tied", baseline, baseline, _closest(comparisons), comparisons, design.level,
                    margin, not open_)
+
+
+def _largest_gain(better: list[Comparison], scores: dict[str, Scores], base: Scores,
+                  greater_is_better: bool) -> Comparison:
+    """Of the alternatives better than the baseline beyond noise, the one with the largest gain
+    over it on the trials they all share (the same folds and seeds), so a loss trialled on fewer
+    rounds is not ranked on a different, luckier set of trials; by the whole mean if they share
+    too few."""
+    common = set(base).intersection(*(scores[c.loss] for c in better))
+    if len(better) == 1 or len(common) < MIN_PAIRED:
+        return max(better, key=lambda c: (c.diff_mean, c.loss))
+    shared = {k: base[k] for k in common}
+
+    def gain(c: Comparison) -> float:
+        return float(np.mean(list(paired(scores[c.loss], shared, greater_is_better).values())))
+
+    return max(better, key=lambda c: (gain(c), c.loss))
 
 
 def _closest(comparisons: tuple[Comparison, ...]) -> Comparison | None:
