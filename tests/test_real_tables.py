@@ -241,7 +241,8 @@ REAL_CSV = [
     # (package, table, target, the validation's status and pick with a 15 s budget)
     ("palmerpenguins", "penguins_raw", "Species", "tied", "crossentropy"),
     ("openintro", "epa2012", "comb_mpg", "tied", "poisson"),  # mse ahead on 3 trials: too few
-    ("causaldata", "Mroz", "lfp", "tied", "crossentropy"),
+    # balanced (57% in the labour force): label smoothing, the alternative trialled, ranks worse
+    ("causaldata", "Mroz", "lfp", "baseline-best", "crossentropy"),
 ]
 
 

@@ -142,6 +142,9 @@ class LossSpec:
     summary: str = ""
     notes: Callable[[DatasetProfile, Criteria, dict], list[str]] | None = None
     params_shape_fit: bool = False  # the parameters shape fit(class_weight), not the loss
+    # Only re-weights the classes (or shifts by their priors): on balanced classes it is
+    # cross-entropy in disguise, never worth a trial there (rules/data_distribution.yaml).
+    rebalances: bool = False
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -340,6 +343,7 @@ _SPECS: tuple[LossSpec, ...] = (
         params=(Param("power", float, 1.0, "weights n/(K·n_c) raised to this power (0.5 = square root)",
                       0.0, 1.0),),
         derive=_fixed(power=1.0), fit=_weighted_fit, notes=_probability_notes, params_shape_fit=True,
+        rebalances=True,
         references=("Elkan 2001, cost-sensitive learning",
                     "scikit-learn compute_class_weight('balanced')"),
     ),
@@ -356,6 +360,7 @@ _SPECS: tuple[LossSpec, ...] = (
                       0.0, 1.0, high_open=True),),
         derive=lambda p, c, params: {"beta": _beta(p, params)},
         fit=_class_balanced_fit, notes=_probability_notes, params_shape_fit=True,
+        rebalances=True,
         references=("Cui et al. 2019, Class-Balanced Loss Based on Effective Number of Samples",),
     ),
     LossSpec(
@@ -429,7 +434,7 @@ _SPECS: tuple[LossSpec, ...] = (
                                   head="no_prior", target="one_hot"),
         },
         params=(Param("tau", float, 1.0, "τ", 0.0, 5.0),),
-        derive=_logit_adjusted_derive, notes=_logit_adjusted_notes,
+        derive=_logit_adjusted_derive, notes=_logit_adjusted_notes, rebalances=True,
         references=("Menon et al. 2021, Long-tail learning via logit adjustment (τ=1)",),
     ),
     LossSpec(

@@ -369,13 +369,20 @@ def trial_set(candidates: tuple[Candidate, ...], k: int, baseline: Candidate,
     return tuple(ranked)
 
 
+# Classes this close to even are balanced: re-weighting them changes next to nothing (the rule
+# balanced-classes in rules/data_distribution.yaml draws the line at the same ratio).
+BALANCED_RATIO = 1.5
+
+
 def _fallback_alternative(baseline: Candidate, prof: DatasetProfile, crit: Criteria,
                           semantics) -> list[Candidate]:
     from advisor.rules.engine import facts_of
 
     facts = facts_of(prof, crit)
+    balanced = (facts.get("imbalance_ratio") or BALANCED_RATIO) < BALANCED_RATIO
     fitting = sorted((spec.complexity, key) for key, spec in specs().items()
                      if key != baseline.loss and prof.task in spec.variants
+                     and not (balanced and spec.rebalances)
                      and incompatibility(spec, facts) is None)
     if not fitting:
         return []
