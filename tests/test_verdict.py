@@ -99,6 +99,24 @@ def test_lower_is_better_metrics_are_oriented():
     assert v.vs_baseline.diff_mean == pytest.approx(1.02)
 
 
+def test_near_a_perfect_score_equivalence_is_a_tenth_of_the_errors_left():
+    """Accuracy 0.96: 2% of the score (0.019) would be half the errors left, so the margin is a
+    tenth of them (0.004), and a loss 0.004 ahead, ±0.006 by fold, is not "the same" but open
+    (more trials may show it better); a low score or an error metric keeps 2% of itself."""
+    high = [0.955, 0.962, 0.958, 0.965, 0.960]
+    ahead = [b + 0.004 + w for b, w in zip(high, (0.006, -0.005, 0.004, -0.006, 0.001))]
+    v = decide({"base": _scores([high]), "smooth": _scores([ahead])}, "base", True, DESIGN)
+    assert v.margin == pytest.approx(0.1 * (1 - np.mean(high)))
+    assert (v.status, v.vs_baseline.outcome, v.decided) == ("tied", "open", False)
+    assert -0.019 < v.vs_baseline.ci_low < 0 < v.vs_baseline.ci_high < 0.019  # 2% would say tied
+    low = [0.15, 0.17, 0.16, 0.14, 0.18]  # average precision on a rare class
+    assert decide({"base": _scores([low]), "w": _scores([low])}, "base", True,
+                  DESIGN).margin == pytest.approx(0.02 * np.mean(low))
+    errors = [10.0, 12.0, 9.0, 11.0, 10.5]  # MAE: the score is the error left
+    assert decide({"base": _scores([errors]), "huber": _scores([errors])}, "base", False,
+                  DESIGN).margin == pytest.approx(0.02 * np.mean(errors))
+
+
 def test_of_several_better_losses_the_largest_gain_on_shared_trials_wins():
     """huber ran two seed rounds; mae, which joined later, only the first. mae's mean gain over
     its one round is larger, but on the round both ran huber gains more: huber is recommended."""

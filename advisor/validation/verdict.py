@@ -26,7 +26,8 @@ several alternatives are compared with one baseline: "better" may be claimed at 
 split evenly over every (alternative, look) pair (Bonferroni),
 so the chance of recommending a non-baseline loss that is no better stays at or below
 ``FAMILY_ALPHA`` however the looks fall. Equivalence (two one-sided tests, Schuirmann 1987)
-within ± ``EQUIVALENCE_SHARE`` of the baseline's score settles a comparison as a tie early.
+within ± ``EQUIVALENCE_SHARE`` of the baseline's score (and a tenth of the errors it leaves)
+settles a comparison as a tie early.
 """
 
 from __future__ import annotations
@@ -49,8 +50,13 @@ MIN_PAIRED = 3
 # "Changes after the first run").
 MIN_PAIRED_BETTER = 5
 FIRST_LOOK = 2  # the first round whose comparisons may claim "better" (when more may follow)
-# Two losses are the same for practical purposes within 2% of the baseline's score.
+# Two losses are the same for practical purposes within 2% of the baseline's score and within a
+# tenth of the errors it leaves: near a perfect score (accuracy 0.97, ROC AUC 0.99) 2% of the
+# score would be most of what is left to gain. Every metric that grows is perfect at 1 (accuracy,
+# F1, the AUCs, R²); every one that shrinks is an error, perfect at 0, so the score itself is
+# what is left and its 2% is the smaller.
 EQUIVALENCE_SHARE = 0.02
+EQUIVALENCE_ERROR_SHARE = 0.1
 EQUIVALENCE_FLOOR = 1e-3  # for scores near 0 (an error metric on a well-fitted target)
 
 STATUSES = ("improved", "tied", "baseline-best", "inconclusive", "baseline-failed", "skipped")
@@ -152,9 +158,14 @@ def blocked_interval(values: Scores, level: float) -> Interval:
     return Interval(centre, centre - half, centre + half, len(values))
 
 
-def margin_for(baseline: Scores) -> float:
-    size = float(np.mean(np.abs(list(baseline.values())))) if baseline else 0.0
-    return max(EQUIVALENCE_SHARE * size, EQUIVALENCE_FLOOR)
+def margin_for(baseline: Scores, greater_is_better: bool = False) -> float:
+    """± this much of the metric counts as equivalent to the baseline (see EQUIVALENCE_SHARE)."""
+    if not baseline:
+        return EQUIVALENCE_FLOOR
+    scores = np.array(list(baseline.values()), dtype="float64")
+    size = float(np.mean(np.abs(scores)))
+    left = float(np.mean(1.0 - scores)) if greater_is_better else size
+    return max(min(EQUIVALENCE_SHARE * size, EQUIVALENCE_ERROR_SHARE * left), EQUIVALENCE_FLOOR)
 
 
 def compare(alternative: str, diffs: Scores, design: Design, margin: float) -> Comparison:
@@ -182,7 +193,7 @@ def decide(scores: dict[str, Scores], baseline: str, greater_is_better: bool, de
     """
     alternatives = [c for c in scores if c != baseline and c not in broken]
     base = scores.get(baseline, {})
-    margin = margin_for(base)
+    margin = margin_for(base, greater_is_better)
     usable = [c for c in alternatives if len(scores[c]) >= MIN_PAIRED]
     if baseline in broken and usable:
         sign = 1.0 if greater_is_better else -1.0
