@@ -112,7 +112,7 @@ def test_a_decided_change_spends_the_budget_left_on_the_next_candidates(tmp_path
     plan = first.plan
     assert (first.status, first.recommended, first.vs_baseline.loss) == ("improved", "huber",
                                                                           "huber")
-    assert plan.candidates == ("huber", "mse") and plan.broadened == ("mae",)
+    assert plan.candidates == ("huber", "mse") and plan.broadened() == ("mae",)
     assert plan.schedule == (("huber", "mse", "mae"), ("huber", "mse"))
     by_id = {c.id: c for c in first.candidates}
     assert [(c, by_id[c].status, by_id[c].n_trials) for c in by_id] == [

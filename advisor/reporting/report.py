@@ -384,8 +384,8 @@ def _plan_rows(rec: Recommendation) -> list[tuple[str, str]]:
         ("Batch size", str(plan.batch_size)),
         ("Rows", f"{plan.rows:,} of {plan.rows_total:,}"),
         ("Candidates trialled", ", ".join(plan.candidates) + (
-            f"; once the change was decided, with the budget left: {', '.join(plan.broadened)}"
-            if plan.broadened else "")),
+            f"; once the change was decided, with the budget left: {', '.join(plan.broadened())}"
+            if plan.broadened() else "")),
         ("Model", v.model),
         ("Time", f"{v.seconds:.1f} s of a {v.budget_seconds:g} s budget "
                  f"(≈ {plan.trial_seconds_estimate:.1f} s a trial)"),

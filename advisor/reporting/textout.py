@@ -121,9 +121,9 @@ def format_recommendation(rec) -> str:
         lines.append(f"Trials: {n_trials} ({p.folds} folds × {len(p.schedule)} round(s) of seeds), "
                      f"up to {p.max_epochs} epochs, {p.rows:,} of {p.rows_total:,} rows, "
                      f"{v.seconds:.1f} s of a {v.budget_seconds:g} s budget")
-        if p.broadened:
+        if p.broadened():
             lines.append(f"  once the change was decided, the budget left trialled: "
-                         f"{', '.join(p.broadened)}")
+                         f"{', '.join(p.broadened())}")
         for cut in p.cuts:
             lines.append(f"  cut: {cut}")
     lines += format_features(*feature_uses(rec))

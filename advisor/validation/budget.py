@@ -19,7 +19,7 @@ What the budget buys, in order (the evidence a decision needs first):
    the verdict is decided (:mod:`advisor.validation.verdict`);
 4. once a change of loss is decided, breadth: the rules' candidates the first round left out,
    each on the seed rounds the baseline ran, while the model says a round still fits
-   (``Plan.broadened``). Whether a round fits is judged from the epochs the finished trials
+   (``Plan.broadened()``). Whether a round fits is judged from the epochs the finished trials
    ran, which the seeds fix, so this step is as deterministic as the rest.
 """
 
@@ -75,8 +75,6 @@ class Plan(Record):
     minimum_budget_seconds: float  # what the minimum design would need on all rows
     cuts: tuple[str, ...]
     schedule: tuple[tuple[str, ...], ...] = ()  # candidates trialled at each seed round that ran
-    # Candidates the budget left over trialled once a change was decided (see the validator).
-    broadened: tuple[str, ...] = ()
 
     def trialled(self) -> tuple[str, ...]:
         """Every candidate some round trialled, first round first, then as they joined."""
@@ -84,6 +82,11 @@ class Plan(Record):
         for live in self.schedule:
             seen.update(dict.fromkeys(live))
         return tuple(seen)
+
+    def broadened(self) -> tuple[str, ...]:
+        """The candidates the budget left over trialled once a change was decided (the only
+        way a candidate outside the first round joins the schedule; see the validator)."""
+        return self.trialled()[len(self.candidates):]
 
 
 def mlp_params(n_features: int, n_outputs: int, hidden: tuple[int, ...] = HIDDEN_UNITS) -> int:

@@ -182,7 +182,7 @@ def validate(frame: pd.DataFrame, profile: DatasetProfile, criteria: Criteria,
             for round_index, live in enumerate(replay.schedule):
                 run.round(round_index, seed, live, bar)
         else:
-            plan = plan.replace(broadened=run.adaptive(plan, seed, criteria.budget_seconds, bar))
+            run.adaptive(plan, seed, criteria.budget_seconds, bar)
     plan = _ran(plan, tuple(by_id), run.schedule)
     if run.cut:
         warnings.append(f"{run.cut} trial(s) were stopped by the safety limit "
@@ -275,16 +275,15 @@ class _Rounds:
         else:
             self.schedule.append(tuple(live))
 
-    def adaptive(self, plan: Plan, seed: int, budget_seconds: float, bar) -> tuple[str, ...]:
+    def adaptive(self, plan: Plan, seed: int, budget_seconds: float, bar) -> None:
         """Rounds while the verdict is open and the plan affords them; then, if they decided a
-        change, breadth with what the budget left. Returns the candidates breadth trialled."""
+        change, breadth with what the budget left."""
         self._rounds(plan, seed, budget_seconds, bar)
         verdict = self.verdict()
-        if verdict.status != "improved" or not verdict.decided:
-            return ()
-        return self._broaden(plan, seed, budget_seconds, bar)
+        if verdict.status == "improved" and verdict.decided:
+            self._broaden(plan, seed, budget_seconds, bar)
 
-    def _broaden(self, plan: Plan, seed: int, budget_seconds: float, bar) -> tuple[str, ...]:
+    def _broaden(self, plan: Plan, seed: int, budget_seconds: float, bar) -> None:
         """The rules' next candidates, each on the seed rounds the baseline ran, while the cost
         model says the budget affords a round, until each is settled.
 
@@ -294,22 +293,18 @@ class _Rounds:
         verdict recommends the largest improvement among those better beyond noise). Without
         this, a decided change left the rest of the budget unspent and the rules' third choice
         untried however good it was."""
-        joined: list[str] = []
         rounds = len(self.schedule)
-        for cid in (c for c in self.by_id if c not in plan.trialled()):
+        for cid in (c for c in self.by_id if c not in plan.candidates):
             for index in range(rounds):
                 if time.time() >= self.deadline or not next_round_fits(
                         plan, [r.epochs for r in self.results], 1, budget_seconds, self.jobs):
-                    return tuple(joined)
-                if cid not in joined:
-                    joined.append(cid)
+                    return
                 bar.resize(bar.total + len(self.folds))
                 self.round(index, seed, [cid], bar)
                 outcome = next((c.outcome for c in self.verdict().comparisons if c.loss == cid),
                                OPEN)
                 if outcome != OPEN:
                     break
-        return tuple(joined)
 
     def _rounds(self, plan: Plan, seed: int, budget_seconds: float, bar) -> None:
         live = list(plan.candidates)
@@ -353,11 +348,13 @@ class _Rounds:
 
 
 def _ran(plan: Plan, candidate_ids: tuple[str, ...], schedule: list) -> Plan:
-    """The plan with the schedule that ran, its note on untrialled candidates made true."""
+    """The plan with the schedule that ran, its note on untrialled candidates (the one
+    :func:`plan_trials` wrote for the first round) made true."""
+    planned = candidates_cut(candidate_ids, plan.candidates)
     plan = plan.replace(schedule=tuple(schedule))
     trialled = plan.trialled()
     note = candidates_cut(candidate_ids, trialled) if len(trialled) < len(candidate_ids) else None
-    cuts = tuple(note if c.startswith("candidates ") else c for c in plan.cuts)
+    cuts = (note if c == planned else c for c in plan.cuts)
     return plan.replace(cuts=tuple(c for c in cuts if c is not None))
 
 
