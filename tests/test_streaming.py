@@ -211,6 +211,29 @@ def test_exact_facts_of_a_table_larger_than_the_sample(tmp_path):
                        if k == "constant"]
 
 
+def test_conflicting_labels_from_the_pass_hashes_are_pandas_own(tmp_path):
+    """The sample's profile reads the features' hashes the pass computed instead of hashing the
+    rows again: the conflicting labels they give are pandas' on the same rows (numbers, nullable
+    integers with missing cells, booleans, text with missing and blank cells, dates), on a table
+    that is its own sample and on one three times larger."""
+    from advisor.profiling.streaming import scan
+
+    small = mixed_table(SAMPLE_ROWS // 10, seed=5, duplicates=True)
+    small.to_parquet(tmp_path / "small.parquet", index=False)
+    streamed = profile(write_shards(small, tmp_path / "small", parts=3), "y")
+    assert streamed.conflicting_label_fraction > 0.05
+    assert differences(profile(tmp_path / "small.parquet", "y"), streamed) == []
+
+    folder = write_shards(mixed_table(3 * SAMPLE_ROWS, seed=6, duplicates=True), tmp_path / "big")
+    found = scan(folder, "y")
+    streamed = profile(folder, "y")
+    pandas_own = feats._duplicates_and_conflicts(found.sample.drop(columns="y"),
+                                                 found.sample["y"])[1]
+    assert pandas_own > 0.05
+    assert streamed.conflicting_label_fraction == pandas_own
+    assert len(found.sample_hashes()) == len(found.sample) == SAMPLE_ROWS
+
+
 def test_value_targets_have_exact_moments(tmp_path):
     frame = count_table(2 * SAMPLE_ROWS + 123)
     folder = write_shards(frame, tmp_path / "counts", parts=3)

@@ -179,15 +179,23 @@ def _number(value):
 
 def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame | None,
                       seed: int = 0, labels: bool = True,
-                      count_missing: bool = True) -> FeatureFacts:
+                      count_missing: bool = True, table_rows: int | None = None,
+                      row_hashes=None) -> FeatureFacts:
     """All feature facts for ``features`` (target columns already removed).
 
     ``labels`` says the target holds class labels, so that identical features with different
     targets are a label-noise sign; for regression and counts that is ordinary noise.
     ``count_missing=False`` counts no missing cell (the caller knows them: the streaming pass).
+    ``table_rows``: when ``features`` are a sample of a larger table (the streaming pass's),
+    that table's row count, which the identifier test reads (keys packed near the row count).
+    ``row_hashes()``: a hash of each row of ``features`` (equal rows, equal hashes), when the
+    caller has them: the duplicates and conflicting labels then read them instead of hashing.
     """
     positions = sample_positions(len(features), seed)
     sample = features.iloc[positions] if len(positions) < len(features) else features
+    if row_hashes is not None and len(positions) < len(features):
+        every = row_hashes
+        row_hashes = lambda: every()[positions]  # noqa: E731
     # Column by column: a frame-wide isna() would build (and interleave) a rows × columns block.
     # Counted in a thread (numpy and Arrow kernels release the GIL) while this one reads the
     # sample; the columns are taken out of the frame here, once.
@@ -200,7 +208,7 @@ def describe_features(features: pd.DataFrame, target: pd.Series | pd.DataFrame |
                       for c, column in zip(features.columns, columns))
         target_sample = None if target is None else target.iloc[positions]
         return _facts(sample, values, len(features), kinds, found.result, target_sample, seed,
-                      labels)
+                      labels, table_rows, row_hashes)
 
 
 def describe_arrow_features(table: pa.Table, readings: dict, whole, target, keep=None,
@@ -301,10 +309,11 @@ def _arrow_sample(table: pa.Table, rows: np.ndarray, n: int, readings: dict,
 
 
 def _facts(sample: pd.DataFrame, values: dict, n: int, kinds: tuple[str, ...], found,
-           target_sample, seed: int, labels: bool) -> FeatureFacts:
+           target_sample, seed: int, labels: bool, table_rows: int | None = None,
+           row_hashes=None) -> FeatureFacts:
     """The feature facts from the sample (``values``: its columns' present cells), the kinds and
     every column's (missing count, mask): ``found``, or ``found()`` — read last, so that it can
-    be counted meanwhile."""
+    be counted meanwhile. ``table_rows``, ``row_hashes``: see :func:`describe_features`."""
     names = tuple(str(c) for c in sample.columns)
     block = _outlier_block(sample, kinds)
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -317,9 +326,10 @@ def _facts(sample: pd.DataFrame, values: dict, n: int, kinds: tuple[str, ...], f
         )
         identifiers = tuple(
             name for name, kind in zip(names, kinds)
-            if _looks_like_identifier(values[name], kind, n)
+            if _looks_like_identifier(values[name], kind, table_rows or n)
         )
-        duplicates, conflicts = _duplicates_and_conflicts(sample, target_sample)
+        duplicates, conflicts = _duplicates_and_conflicts(
+            sample, target_sample, row_hashes() if row_hashes is not None else None)
         outliers, outlier_rows = forest.result() if forest is not None else (None, None)
     if not labels:
         conflicts = None
@@ -455,11 +465,13 @@ def _outlier_fraction(values: np.ndarray, seed: int) -> tuple[float, int]:
     return float((scores > ANOMALY_SCORE).mean()), len(values)
 
 
-def _duplicates_and_conflicts(sample: pd.DataFrame, target):
-    """Share of rows repeating an earlier row, and of rows whose features repeat with another label."""
+def _duplicates_and_conflicts(sample: pd.DataFrame, target, feature_hash=None):
+    """Share of rows repeating an earlier row, and of rows whose features repeat with another
+    label; ``feature_hash``: each row's features hashed (pandas' hash of the rows when None)."""
     if sample.shape[1] == 0:
         return 0.0, None
-    feature_hash = pd.util.hash_pandas_object(sample, index=False).to_numpy()
+    if feature_hash is None:
+        feature_hash = pd.util.hash_pandas_object(sample, index=False).to_numpy()
     n = len(feature_hash)
     if target is None:
         features = np.sort(feature_hash)

@@ -188,7 +188,8 @@ def profile_streamed(path: str | os.PathLike, target=None, task: str | None = No
     # The pass counted every missing cell: the sample's are not counted (exact_facts puts the
     # pass's counts, and the warnings they make, in their place).
     sampled = profile_frame(found.sample, found.target, found.call.task, source=found.source,
-                            source_format=found.source_format, seed=seed, count_missing=False)
+                            source_format=found.source_format, seed=seed, count_missing=False,
+                            table_rows=found.n_rows, row_hashes=found.sample_hashes)
     classes = (_class_facts(found.class_counts(), found.call.task)
                if found.call.task in ("binary", "multiclass") else {})
     exact = exact_facts(found, sampled, classes, min_class_rows=MIN_CLASS_ROWS)
@@ -197,9 +198,13 @@ def profile_streamed(path: str | os.PathLike, target=None, task: str | None = No
 
 def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
                   source: str = "DataFrame", source_format: str = "pandas DataFrame",
-                  seed: int = 0, count_missing: bool = True) -> DatasetProfile:
+                  seed: int = 0, count_missing: bool = True,
+                  table_rows: int | None = None, row_hashes=None) -> DatasetProfile:
     """Profile an in-memory table; ``source`` names it in messages. ``count_missing=False``
-    (for a caller that counted them already) reports no missing feature cells."""
+    (for a caller that counted them already) reports no missing feature cells; ``table_rows``
+    (for a frame that samples a larger table) is that table's rows with a target, which the
+    feature facts' identifier test reads; ``row_hashes()``, when given, returns a hash of each
+    row's features (the streaming pass's), read instead of hashing them again."""
     if frame.shape[1] == 0 or len(frame) == 0:
         raise AdvisorError(f"Input {source} has no rows or no columns; expected a table with data.")
     frame = frame.rename(columns=str) if not all(isinstance(c, str) for c in frame.columns) else frame
@@ -207,10 +212,13 @@ def profile_frame(frame: pd.DataFrame, target=None, task: str | None = None, *,
 
     def features(data: TargetData, labels: bool):
         rest = frame.drop(columns=list(names))
+        hashes = row_hashes
         if not data.keep.all():
             rest = rest[data.keep]
+            hashes = None if row_hashes is None else (lambda: row_hashes()[data.keep])
         return describe_features(rest, data.values, seed=seed, labels=labels,
-                                 count_missing=count_missing)
+                                 count_missing=count_missing, table_rows=table_rows,
+                                 row_hashes=hashes)
 
     return _profile(frame, names, features, target, task, n_rows_total=len(frame),
                     n_columns=frame.shape[1],

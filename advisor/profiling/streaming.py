@@ -19,6 +19,9 @@ fact needs:
   target's median, MAD, robust scale, outlier share and fences, decades and histogram, and every
   feature fact the in-memory profiler already reads from its sample (kinds, cardinality,
   identifiers, outliers, conflicting labels). ``DatasetProfile.facts_from_sample`` names them.
+  The sample's profile reads the pass's hash of each sampled row's features (kept for the rows
+  the samples store) rather than hashing them again, and the exact row count for its identifier
+  test.
 
 The features' exact facts are tallied in a thread, one batch behind the thread that reads the
 batches, tallies the target and offers rows to the samples (numpy and Arrow release the GIL);
@@ -53,7 +56,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -383,6 +386,8 @@ class Scan:
     # exact facts, tallied in a thread that may still be finishing (see the properties)
     tallied: Callable[[], tuple]
     sample: pd.DataFrame  # the uniform sample (kept rows), in row order
+    # () -> the features' hash of each of the sample's rows, from the pass (see _FeatureTally)
+    sample_hashes: Callable[[], np.ndarray]
     trial_sample: pd.DataFrame | None  # rows for the trials, in row order
     target_given: bool = True
     sampled_task: bool = False  # the task call read a scaled or sampled target
@@ -443,10 +448,14 @@ def scan(path: str | os.PathLike, target=None, task: str | None = None, *, seed:
     fnames = tuple(n for n in table.schema.names if n != name)
     features = _FeatureTally(fnames, source)
     samples = _Samples(keep_rows, seed)
-    n_total, memory, tallied = _pass(table, name, tally, features, samples, batch_rows)
+    n_total, memory, tallied, added = _pass(table, name, tally, features, samples, batch_rows)
     counts, n_distinct, dtype = tally.counts(table.schema.field(name).type)
     standin, sampled_task = _standin(counts, tally.first_values, dtype, tally.n, seed)
-    sample, trial = samples.frames(counts, tally.n)
+    sample, trial, sample_ids = samples.frames(counts, tally.n)
+
+    def sample_hashes() -> np.ndarray:
+        added()  # the last batch's hashes
+        return features.hashes_of(sample_ids)
     if standin is None:  # too many distinct values to count: the task call reads the sample
         standin = targets._as_numbers(sample[name].loc[~targets._missing_mask(sample[name])])
     return Scan(
@@ -455,15 +464,16 @@ def scan(path: str | os.PathLike, target=None, task: str | None = None, *, seed:
         call=targets.infer_task(standin, name, source, forced=task), target_dtype=str(dtype),
         numeric_target=tally.moments.n > 0, moments=tally.moments, zeros=tally.zeros,
         integer_valued=tally.integer, n_distinct=n_distinct, counts=counts,
-        feature_names=fnames, tallied=tallied, sample=sample, trial_sample=trial,
-        target_given=target is not None, sampled_task=sampled_task,
+        feature_names=fnames, tallied=tallied, sample=sample, sample_hashes=sample_hashes,
+        trial_sample=trial, target_given=target is not None, sampled_task=sampled_task,
     )
 
 
 def _pass(table: Shards, name: str, tally: _TargetTally, features: _FeatureTally,
           samples: _Samples, batch_rows: int):
     """Every batch through the tallies and the samples: (rows read, the table's in-memory
-    megabytes, ``tallied()``: the features' exact facts, see :class:`Scan`).
+    megabytes, ``tallied()``: the features' exact facts, see :class:`Scan`, ``added()``: waits
+    for the last batch's tally, after which the sampled rows' hashes are all known).
 
     The features' exact facts (missing cells, constant columns, row hashes: numpy and Arrow
     work that releases the GIL) are tallied in a thread, one batch behind this one, which reads
@@ -471,7 +481,7 @@ def _pass(table: Shards, name: str, tally: _TargetTally, features: _FeatureTally
     batch's tally and the hashes' merge overlap the sample's profile."""
     n_total, memory = 0, 0.0
     pool = ThreadPoolExecutor(max_workers=1)
-    adding = None
+    adding = stored = None
     try:
         for shard, batch in _batches(table, batch_rows):
             # Only the target becomes pandas; the features are read in Arrow (``_FeatureTally``).
@@ -490,10 +500,13 @@ def _pass(table: Shards, name: str, tally: _TargetTally, features: _FeatureTally
                 converted = {n: c[keep].reset_index(drop=True) for n, c in converted.items()}
             if adding is not None:
                 adding.result()  # one batch in the thread at a time: memory stays bounded
-            adding = pool.submit(features.add, batch, kept, converted)
-            samples.offer(batch, labels, start, batch_rows)
+            stored = Future()  # the rows the samples take: the tally keeps their hashes
+            adding = pool.submit(features.add, batch, kept, converted, start, stored)
+            stored.set_result(samples.offer(batch, labels, start, batch_rows))
         tally.check(n_total)
     except BaseException:
+        if stored is not None:
+            stored.cancel()  # a tally waiting for it stops (it is not set when offering failed)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     n_kept = tally.n
@@ -506,7 +519,11 @@ def _pass(table: Shards, name: str, tally: _TargetTally, features: _FeatureTally
 
     tallied = pool.submit(summary)
     pool.shutdown(wait=False)
-    return n_total, memory, tallied.result
+    return n_total, memory, tallied.result, (adding.result if adding is not None else _nothing)
+
+
+def _nothing() -> None:
+    return None
 
 
 class _TargetTally:
@@ -604,13 +621,18 @@ class _TargetTally:
 
 
 class _FeatureTally:
-    """The features over every row: missing cells, constant columns, distinct rows."""
+    """The features over every row: missing cells, constant columns, distinct rows; and the
+    features' hash (before the target is mixed in) of every row the samples stored, so that
+    the sample's profile reads its rows' hashes instead of hashing them again (for conflicting
+    labels): 16 bytes per stored row, about ``k·(1 + ln(n/k))`` rows for a reservoir of ``k``
+    over ``n`` rows (5 MB for 50,000 of 10⁷)."""
 
     def __init__(self, names: tuple[str, ...], source: str = "the table"):
         self.names, self.source = names, source
         self.columns = {n: _Column() for n in names}
         self.rows_missing = 0
         self.hashes = _Hashes()
+        self.stored: list[tuple[np.ndarray, np.ndarray]] = []  # (row ids, features' hashes)
         self._last: tuple[pa.Schema, dict[str, tuple[str, Any]]] | None = None
 
     def readings(self, schema: pa.Schema) -> dict[str, tuple[str, Any]]:
@@ -641,10 +663,13 @@ class _FeatureTally:
                     for name, (reading, dtype) in self.readings(batch.schema).items())
         return total / 2**20
 
-    def add(self, batch: pa.RecordBatch, target: pd.Series,
-            converted: dict[str, pd.Series]) -> None:
-        """One batch's rows (those with a target): missing cells, rows with any, whether each
-        column varies, and every row's hash (MurmurHash64A's mixing over the row's cells)."""
+    def add(self, batch: pa.RecordBatch, target: pd.Series, converted: dict[str, pd.Series],
+            start: int = 0, stored: Future | None = None) -> None:
+        """One batch's rows (those with a target, the first numbered ``start``): missing cells,
+        rows with any, whether each column varies, and every row's hash (MurmurHash64A's mixing
+        over the row's cells); the features' hashes of the rows the samples store are kept
+        (``stored``: the mask of them, set by the thread that offers the batch to the samples;
+        that takes less time than this tally, so waiting for it rarely waits)."""
         any_missing = np.zeros(batch.num_rows, dtype=bool)
         h = np.full(batch.num_rows, (len(self.names) * int(_MURMUR)) % 2**64, dtype=np.uint64)
         scratch = np.empty((2, batch.num_rows), dtype=np.uint64)
@@ -658,6 +683,10 @@ class _FeatureTally:
             # Floats and text come as new arrays (see their readers): mixed where they are.
             _absorb(h, bits, scratch, owned=reading in ("float", "text"))
         self.rows_missing += int(any_missing.sum())
+        if self.names and stored is not None:
+            mask = stored.result()
+            if mask.any():
+                self.stored.append((np.flatnonzero(mask) + start, h[mask]))
         if self.names:
             _absorb(h, _column_bits(target), scratch, owned=True)
             tmp = scratch[1]  # MurmurHash64A's finish: h ^= h >> 47; h *= m; h ^= h >> 47
@@ -674,6 +703,18 @@ class _FeatureTally:
 
     def distinct_rows(self, n: int) -> int:
         return self.hashes.merge() if self.names else n
+
+    def hashes_of(self, ids: np.ndarray) -> np.ndarray:
+        """The features' hashes of the stored rows ``ids`` (sorted: rows in row order)."""
+        found = np.zeros(len(ids), dtype=np.uint64)
+        done = 0
+        for known, hashes in self.stored:  # batches come in row order, each one's ids sorted
+            end = int(np.searchsorted(ids, known[-1], side="right"))
+            at = np.searchsorted(known, ids[done:end])
+            assert (known[at] == ids[done:end]).all()
+            found[done:end], done = hashes[at], end
+        assert done == len(ids)
+        return found
 
 
 class _Samples:
@@ -694,7 +735,9 @@ class _Samples:
             self.uniform = BottomK(max(SAMPLE_ROWS, self.cap))
 
     def offer(self, batch: pa.RecordBatch, labels: np.ndarray, start: int,
-              batch_rows: int) -> None:
+              batch_rows: int) -> np.ndarray:
+        """Offer one batch's rows (the first numbered ``start``) to the samples; returns the mask
+        of those stored (held by a reservoir now)."""
         count = batch.num_rows
         self.seen = start + count
         keys = row_keys(start, count, self.seed)
@@ -709,6 +752,7 @@ class _Samples:
         held = self.uniform.capacity + sum(r.capacity for r in (self.strata or {}).values())
         if self.store.rows > 2 * held + batch_rows:
             self.store.compact(_held_ids(self.uniform, self.strata))
+        return passed
 
     def _offer_strata(self, labels, keys, ids) -> np.ndarray:
         passed = np.zeros(len(ids), dtype=bool)
@@ -737,7 +781,8 @@ class _Samples:
         return passed
 
     def frames(self, counts: pd.Series | None, n: int):
-        """(uniform sample, trials' sample or None), each in row order."""
+        """(uniform sample, trials' sample or None, the uniform sample's row ids), each in row
+        order."""
         classes = (self.strata is not None and counts is not None
                    and len(counts) <= MAX_STRATA)
         sample_ids = self.uniform.smallest(SAMPLE_ROWS)
@@ -757,7 +802,7 @@ class _Samples:
         sample = self.store.frame(np.asarray(sample_ids))
         trial = self.store.frame(np.asarray(trial_ids)) if trial_ids is not None else None
         self.store = _RowStore()  # the stored rows are in the frames now: free them
-        return sample, trial
+        return sample, trial, _sorted_unique(np.asarray(sample_ids))
 
 
 def _batches(table: Shards, batch_rows: int):
@@ -766,16 +811,25 @@ def _batches(table: Shards, batch_rows: int):
     if table.container == "parquet":
         # Parquet through ParquetFile without pre-buffering: the dataset scanner pre-buffers and
         # reads ahead whole row groups (a 4 M-row file peaked at 500-700 MB just being read);
-        # this reads one row group's columns at a time (about 150 MB for the same file).
+        # this reads one row group's columns at a time (about 150 MB for the same file). A row
+        # group no longer than a batch is read whole, in one call (the batch holds as many rows
+        # either way, and batch by batch costs a 10⁵-row file nearly twice the time).
         import pyarrow.parquet as pq
 
         schema = table.schema
         for path in table.files:
             try:
                 reader = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
-                for batch in reader.iter_batches(batch_size=batch_rows, use_threads=True):
-                    if batch.num_rows:
-                        yield path, _conform(batch, schema)
+                for group in range(reader.metadata.num_row_groups):
+                    if reader.metadata.row_group(group).num_rows <= batch_rows:
+                        read = reader.read_row_group(group, use_threads=True)
+                        batches = read.combine_chunks().to_batches()
+                    else:
+                        batches = reader.iter_batches(batch_size=batch_rows, row_groups=[group],
+                                                      use_threads=True)
+                    for batch in batches:
+                        if batch.num_rows:
+                            yield path, _conform(batch, schema)
             except (pa.ArrowException, OSError) as exc:
                 raise _shard_error(path, exc) from None
         return
@@ -1089,11 +1143,12 @@ def _feature_facts(found: Scan, sampled) -> dict[str, Any]:
         if kinds[i] == "constant" and varies:
             kinds[i] = _kind_when_varying(found.sample[name])
     sample = found.sample
-    # Only the numeric test reads the row count; other kinds keep the sample profile's answer.
+    # The sample's profile read the exact row count (``table_rows``): a column whose kind the
+    # pass changed is tested again, the others keep its answer.
     identifiers = tuple(
         name for name, kind, before in zip(names, kinds, sampled.feature_kinds)
         if (feats._looks_like_identifier(feats.present(sample[name]), kind, n)
-            if kind == "numeric" or kind != before else name in sampled.identifier_columns))
+            if kind != before else name in sampled.identifier_columns))
     high = tuple(name for name, kind, before in zip(names, kinds, sampled.feature_kinds)
                  if kind in ("categorical", "text")
                  and (name in sampled.high_cardinality_columns if kind == before
