@@ -334,7 +334,9 @@ def test_a_file_several_times_larger_than_the_memory_cap(tmp_path):
     versions, 464–467 MB since the features' exact facts are tallied in a thread one batch
     behind the reader (a batch more in memory; reading the next batch ahead as well reached
     504 MB, and keeping whole batches in the sample store until the samples are taken 494–501
-    MB: both were dropped). Its peak is the final merge of the 80 MB of distinct row hashes.
+    MB: both were dropped), 456–470 MB since the tally keeps the features' hashes of the rows the
+    samples store (keeping a copy of each batch's hashes until the next one reached 477–489 MB:
+    dropped). Its peak is the final merge of the 80 MB of distinct row hashes.
     """
     rows = 10_000_000
     rng = np.random.default_rng(11)
