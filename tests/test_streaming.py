@@ -177,6 +177,19 @@ def test_empty_inputs_are_one_line_errors(tmp_path):
         profile(mixed, "n")
 
 
+def test_a_table_of_the_target_alone_streams_as_it_profiles(tmp_path):
+    """No feature column: nothing is hashed, and the streaming profile still equals the
+    in-memory one (the target of scikit-learn's wine set, in shards)."""
+    import sklearn.datasets
+
+    frame = sklearn.datasets.load_wine(as_frame=True).frame[["target"]]
+    frame.to_parquet(tmp_path / "whole.parquet", index=False)
+    streamed = profile(write_shards(frame, tmp_path / "shards", parts=2), "target")
+    whole = profile(tmp_path / "whole.parquet", "target")
+    assert streamed.task == "multiclass" and streamed.feature_names == ()
+    assert differences(whole, streamed) == []
+
+
 def test_the_command_line_profiles_and_recommends_a_directory(tmp_path, cli):
     folder = write_shards(count_table(2000), tmp_path / "data", parts=4)
     shown = cli("profile", folder, "--target", "n", "--format", "json")

@@ -707,6 +707,8 @@ class _FeatureTally:
     def hashes_of(self, ids: np.ndarray) -> np.ndarray:
         """The features' hashes of the stored rows ``ids`` (sorted: rows in row order)."""
         found = np.zeros(len(ids), dtype=np.uint64)
+        if not self.names:  # no features: nothing was hashed, and nothing reads these
+            return found
         done = 0
         for known, hashes in self.stored:  # batches come in row order, each one's ids sorted
             end = int(np.searchsorted(ids, known[-1], side="right"))
