@@ -247,6 +247,42 @@ def test_conflicting_labels_from_the_pass_hashes_are_pandas_own(tmp_path):
     assert len(found.sample_hashes()) == len(found.sample) == SAMPLE_ROWS
 
 
+def test_the_kept_hashes_follow_the_sample_store_when_it_is_compacted(tmp_path, monkeypatch):
+    """With a trials' sample and small batches the samples' store is compacted during the pass;
+    the features' hashes kept for the sampled rows are pruned with it, and still give pandas'
+    conflicting labels on the sample."""
+    from advisor.profiling import streaming
+
+    pruned = []
+    prune = streaming._FeatureTally._prune
+    monkeypatch.setattr(streaming._FeatureTally, "_prune",
+                        lambda self, held: (pruned.append(len(held)), prune(self, held)))
+    folder = write_shards(mixed_table(5 * SAMPLE_ROWS, seed=7, duplicates=True), tmp_path / "t")
+    found = streaming.scan(folder, "y", keep_rows=5000, batch_rows=8192)
+    assert pruned and found.trial_sample is not None
+    pandas_own = feats._duplicates_and_conflicts(found.sample.drop(columns="y"),
+                                                 found.sample["y"])[1]
+    from_pass = feats._duplicates_and_conflicts(found.sample.drop(columns="y"),
+                                                found.sample["y"], found.sample_hashes())[1]
+    assert pandas_own > 0.05 and from_pass == pandas_own
+
+
+def test_large_nullable_integers_hash_as_pandas_does(tmp_path):
+    """A nullable integer column (pandas' Int64, kept by the loader) with values beyond 2⁵³:
+    the pass hashes the integers themselves, as pandas does, so 2⁵³ and 2⁵³ + 1 stay apart in
+    the duplicates and the conflicting labels, as in memory."""
+    rng = np.random.default_rng(0)
+    which = rng.integers(0, 4, 3000)
+    x = pd.array(np.where(which >= 2, None, np.array([2**53, 2**53 + 1, 0, 0])[which]),
+                 dtype="Int64")
+    frame = pd.DataFrame({"x": x, "y": (which % 2).astype(float)})
+    frame.to_parquet(tmp_path / "whole.parquet", index=False)
+    streamed = profile(write_shards(frame, tmp_path / "shards", parts=3), "y")
+    whole = profile(tmp_path / "whole.parquet", "y")
+    assert whole.conflicting_label_fraction == pytest.approx(0.5217, abs=1e-4)
+    assert differences(whole, streamed) == []
+
+
 def test_value_targets_have_exact_moments(tmp_path):
     frame = count_table(2 * SAMPLE_ROWS + 123)
     folder = write_shards(frame, tmp_path / "counts", parts=3)

@@ -453,9 +453,12 @@ def scan(path: str | os.PathLike, target=None, task: str | None = None, *, seed:
     standin, sampled_task = _standin(counts, tally.first_values, dtype, tally.n, seed)
     sample, trial, sample_ids = samples.frames(counts, tally.n)
 
+    stored, with_features = features.stored, bool(fnames)  # not the tally: its hashes go
+
     def sample_hashes() -> np.ndarray:
         added()  # the last batch's hashes
-        return features.hashes_of(sample_ids)
+        return _hashes_of(stored, sample_ids) if with_features else np.zeros(len(sample_ids),
+                                                                              dtype=np.uint64)
     if standin is None:  # too many distinct values to count: the task call reads the sample
         standin = targets._as_numbers(sample[name].loc[~targets._missing_mask(sample[name])])
     return Scan(
@@ -624,8 +627,9 @@ class _FeatureTally:
     """The features over every row: missing cells, constant columns, distinct rows; and the
     features' hash (before the target is mixed in) of every row the samples stored, so that
     the sample's profile reads its rows' hashes instead of hashing them again (for conflicting
-    labels): 16 bytes per stored row, about ``k·(1 + ln(n/k))`` rows for a reservoir of ``k``
-    over ``n`` rows (5 MB for 50,000 of 10⁷)."""
+    labels): 16 bytes per stored row, pruned whenever the samples' store is compacted, so at
+    most a few times the rows the reservoirs hold (a small share of what the store holds of
+    those rows)."""
 
     def __init__(self, names: tuple[str, ...], source: str = "the table"):
         self.names, self.source = names, source
@@ -684,9 +688,11 @@ class _FeatureTally:
             _absorb(h, bits, scratch, owned=reading in ("float", "text"))
         self.rows_missing += int(any_missing.sum())
         if self.names and stored is not None:
-            mask = stored.result()
+            mask, held = stored.result()
             if mask.any():
                 self.stored.append((np.flatnonzero(mask) + start, h[mask]))
+            if held is not None:  # the samples' store was compacted to these rows: so is this
+                self._prune(held)
         if self.names:
             _absorb(h, _column_bits(target), scratch, owned=True)
             tmp = scratch[1]  # MurmurHash64A's finish: h ^= h >> 47; h *= m; h ^= h >> 47
@@ -704,19 +710,33 @@ class _FeatureTally:
     def distinct_rows(self, n: int) -> int:
         return self.hashes.merge() if self.names else n
 
-    def hashes_of(self, ids: np.ndarray) -> np.ndarray:
-        """The features' hashes of the stored rows ``ids`` (sorted: rows in row order)."""
-        found = np.zeros(len(ids), dtype=np.uint64)
-        if not self.names:  # no features: nothing was hashed, and nothing reads these
-            return found
-        done = 0
-        for known, hashes in self.stored:  # batches come in row order, each one's ids sorted
-            end = int(np.searchsorted(ids, known[-1], side="right"))
-            at = np.searchsorted(known, ids[done:end])
-            assert (known[at] == ids[done:end]).all()
-            found[done:end], done = hashes[at], end
-        assert done == len(ids)
-        return found
+    def _prune(self, held: np.ndarray) -> None:
+        """Keep the hashes of the ``held`` rows only, in one array (in place: the list is
+        shared with the scan's ``sample_hashes``)."""
+        if not self.stored:
+            return
+        ids = np.concatenate([i for i, _ in self.stored])
+        hashes = np.concatenate([h for _, h in self.stored])
+        keep = _member(ids, _sorted_unique(held))
+        self.stored[:] = [(ids[keep], hashes[keep])] if keep.any() else []
+
+
+def _hashes_of(stored: list[tuple[np.ndarray, np.ndarray]], ids: np.ndarray) -> np.ndarray:
+    """The features' hashes of the rows ``ids`` (sorted: rows in row order) from the tally's
+    ``stored`` (row ids, hashes) arrays, which come in row order, each one's ids sorted."""
+    found = np.zeros(len(ids), dtype=np.uint64)
+    done = 0
+    for known, hashes in stored:
+        if not len(known):
+            continue
+        end = int(np.searchsorted(ids, known[-1], side="right"))
+        at = np.minimum(np.searchsorted(known, ids[done:end]), len(known) - 1)
+        if not (known[at] == ids[done:end]).all():
+            break
+        found[done:end], done = hashes[at], end
+    if done != len(ids):
+        raise RuntimeError("the streaming pass kept no features' hash for a sampled row")
+    return found
 
 
 class _Samples:
@@ -737,9 +757,10 @@ class _Samples:
             self.uniform = BottomK(max(SAMPLE_ROWS, self.cap))
 
     def offer(self, batch: pa.RecordBatch, labels: np.ndarray, start: int,
-              batch_rows: int) -> np.ndarray:
+              batch_rows: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Offer one batch's rows (the first numbered ``start``) to the samples; returns the mask
-        of those stored (held by a reservoir now)."""
+        of those stored (held by a reservoir now) and, when the store was compacted, the ids of
+        the rows it still holds (None otherwise)."""
         count = batch.num_rows
         self.seen = start + count
         keys = row_keys(start, count, self.seed)
@@ -752,9 +773,11 @@ class _Samples:
             # save a copy on a small table, but costs a large one 30 MB of peak memory).
             self.store.add(batch.filter(pa.array(passed)), ids[passed])
         held = self.uniform.capacity + sum(r.capacity for r in (self.strata or {}).values())
+        compacted = None
         if self.store.rows > 2 * held + batch_rows:
-            self.store.compact(_held_ids(self.uniform, self.strata))
-        return passed
+            compacted = _held_ids(self.uniform, self.strata)
+            self.store.compact(compacted)
+        return passed, compacted
 
     def _offer_strata(self, labels, keys, ids) -> np.ndarray:
         passed = np.zeros(len(ids), dtype=bool)
@@ -906,7 +929,7 @@ def _column_facts(batch: pa.RecordBatch, name: str, reading: str, state: _Column
     state.missing += n_missing
     if not state.varies and n_missing < len(col):
         state.first, state.varies = _varies(col[~mask], state.first)
-    return (mask if n_missing else None), _column_bits(col)
+    return (mask if n_missing else None), _column_bits(col, integers=True)
 
 
 def _float_facts(values: pa.Array, state: _Column):
@@ -927,7 +950,11 @@ def _float_facts(values: pa.Array, state: _Column):
 
 
 def _integer_facts(values: pa.Array, state: _Column):
-    """Integers and booleans: missing only when null; bits are the integer's own."""
+    """Integers and booleans: missing only when null; bits are the integer's own. (A column
+    with a missing cell anywhere becomes float64 in the in-memory loader, which merges
+    integers beyond 2⁵³ with their neighbours; the pass keeps them apart, so its duplicates
+    and conflicting labels can differ from the in-memory profile's there, and are the exact
+    ones.)"""
     nulls = values.null_count
     if not state.varies and nulls < len(values):
         low, high = pc.min_max(values).values()
@@ -989,10 +1016,20 @@ def _varies(values: pd.Series, first):
 _NAN_BITS = np.uint64(0x7FF8DEADBEEF0001)  # every missing number hashes alike
 
 
-def _column_bits(col: pd.Series) -> np.ndarray:
-    """64 bits per cell that are equal exactly when the cells' values are."""
+def _column_bits(col: pd.Series, integers: bool = False) -> np.ndarray:
+    """64 bits per cell that are equal exactly when the cells' values are. Numbers as float64,
+    except, with ``integers``, integer columns (nullable ones too) by their own 64 bits, as
+    pandas hashes them (float64 would merge integers beyond 2⁵³): for a feature read through
+    pandas, whose dtype the schema fixes for every batch. The target's dtype can change from
+    one batch to the next (int64, or float64 where a batch held a missing cell), so it is
+    hashed as float64."""
     dtype = col.dtype
-    if pd.api.types.is_bool_dtype(dtype) or (
+    if integers and pd.api.types.is_integer_dtype(dtype):
+        unsigned = pd.api.types.is_unsigned_integer_dtype(dtype)
+        missing = col.isna().to_numpy(dtype=bool)
+        v = col.to_numpy(dtype="uint64" if unsigned else "int64", na_value=0).view(np.uint64)
+        bits = np.where(missing, _NAN_BITS, v) if missing.any() else v.copy()
+    elif pd.api.types.is_bool_dtype(dtype) or (
             pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype)):
         v = col.to_numpy(dtype="float64", na_value=np.nan) + 0.0  # -0.0 as 0.0
         bits = v.view(np.uint64)
