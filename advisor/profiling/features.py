@@ -329,7 +329,7 @@ def _facts(sample: pd.DataFrame, values: dict, n: int, kinds: tuple[str, ...], f
             if _looks_like_identifier(values[name], kind, table_rows or n)
         )
         duplicates, conflicts = _duplicates_and_conflicts(
-            sample, target_sample, row_hashes() if row_hashes is not None and names else None)
+            sample, target_sample, row_hashes() if row_hashes is not None else None)
         outliers, outlier_rows = forest.result() if forest is not None else (None, None)
     if not labels:
         conflicts = None

@@ -687,13 +687,13 @@ class _FeatureTally:
             # Floats and text come as new arrays (see their readers): mixed where they are.
             _absorb(h, bits, scratch, owned=reading in ("float", "text"))
         self.rows_missing += int(any_missing.sum())
-        if self.names and stored is not None:
-            mask, held = stored.result()
-            if mask.any():
-                self.stored.append((np.flatnonzero(mask) + start, h[mask]))
-            if held is not None:  # the samples' store was compacted to these rows: so is this
-                self._prune(held)
         if self.names:
+            if stored is not None:
+                mask, held = stored.result()
+                if mask.any():
+                    self.stored.append((np.flatnonzero(mask) + start, h[mask]))
+                if held is not None:  # the samples' store was compacted to these rows: so is this
+                    self._prune(held)
             _absorb(h, _column_bits(target), scratch, owned=True)
             tmp = scratch[1]  # MurmurHash64A's finish: h ^= h >> 47; h *= m; h ^= h >> 47
             np.bitwise_xor(h, np.right_shift(h, _SHIFT, out=tmp), out=h)
@@ -713,30 +713,25 @@ class _FeatureTally:
     def _prune(self, held: np.ndarray) -> None:
         """Keep the hashes of the ``held`` rows only, in one array (in place: the list is
         shared with the scan's ``sample_hashes``)."""
-        if not self.stored:
-            return
-        ids = np.concatenate([i for i, _ in self.stored])
-        hashes = np.concatenate([h for _, h in self.stored])
+        ids, hashes = _joined(self.stored)
         keep = _member(ids, _sorted_unique(held))
-        self.stored[:] = [(ids[keep], hashes[keep])] if keep.any() else []
+        self.stored[:] = [(ids[keep], hashes[keep])]
+
+
+def _joined(stored: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The tally's kept (row ids, hashes) as two arrays, ids sorted (batches come in row
+    order)."""
+    if not stored:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+    return np.concatenate([i for i, _ in stored]), np.concatenate([h for _, h in stored])
 
 
 def _hashes_of(stored: list[tuple[np.ndarray, np.ndarray]], ids: np.ndarray) -> np.ndarray:
-    """The features' hashes of the rows ``ids`` (sorted: rows in row order) from the tally's
-    ``stored`` (row ids, hashes) arrays, which come in row order, each one's ids sorted."""
-    found = np.zeros(len(ids), dtype=np.uint64)
-    done = 0
-    for known, hashes in stored:
-        if not len(known):
-            continue
-        end = int(np.searchsorted(ids, known[-1], side="right"))
-        at = np.minimum(np.searchsorted(known, ids[done:end]), len(known) - 1)
-        if not (known[at] == ids[done:end]).all():
-            break
-        found[done:end], done = hashes[at], end
-    if done != len(ids):
+    """The features' hashes of the rows ``ids`` from the tally's kept (row ids, hashes)."""
+    known, hashes = _joined(stored)
+    if not _member(ids, known).all():
         raise RuntimeError("the streaming pass kept no features' hash for a sampled row")
-    return found
+    return hashes[np.searchsorted(known, ids)]
 
 
 class _Samples:
