@@ -18,18 +18,25 @@ MAX_THRESHOLDS = 200
 
 def score_predictions(metric: str, task: str, y_val: np.ndarray, val_scores: np.ndarray,
                       y_test: np.ndarray, test_scores: np.ndarray, context: dict[str, Any]) -> float:
+    inputs = metric_inputs(metric, task, y_val, val_scores, test_scores, context)
+    return METRICS[metric].score(y_test, inputs, **context)
+
+
+def metric_inputs(metric: str, task: str, y_val: np.ndarray, val_scores: np.ndarray,
+                  test_scores: np.ndarray, context: dict[str, Any]) -> np.ndarray:
+    """What the metric reads of the held-out rows: the decisions where it needs them (a threshold
+    tuned on the validation rows, or the argmax), else the predictions themselves."""
     spec = METRICS[metric]
     if task == "multiclass":
-        decisions = test_scores.argmax(axis=1) if spec.threshold else test_scores
-        return spec.score(y_test, decisions, **context)
+        return test_scores.argmax(axis=1) if spec.threshold else test_scores
     if task == "binary" and spec.threshold:
         threshold = tune_threshold(spec, y_val, val_scores, context)
-        return spec.score(y_test, (test_scores >= threshold).astype(int), **context)
+        return (test_scores >= threshold).astype(int)
     if task == "multilabel" and spec.threshold:
         thresholds = [tune_threshold(spec, y_val[:, j], val_scores[:, j], context)
                       for j in range(y_val.shape[1])]
-        return spec.score(y_test, (test_scores >= np.asarray(thresholds)).astype(int), **context)
-    return spec.score(y_test, test_scores, **context)
+        return (test_scores >= np.asarray(thresholds)).astype(int)
+    return test_scores
 
 
 def tune_threshold(spec, y: np.ndarray, scores: np.ndarray, context: dict[str, Any]) -> float:

@@ -233,6 +233,34 @@ def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: flo
         raise _NotCached()
     if isinstance(data, TrialResult):
         return data
+    out = trained_predictions(job, data, deadline, model_fn, threads)
+    if isinstance(out, TrialResult):
+        return out
+    from advisor.validation.scoring import score_predictions
+
+    score = score_predictions(job.settings.metric, job.task, data.y_val, out.val, data.y_test,
+                              out.test, dict(job.settings.metric_context))
+    return TrialResult(job.candidate_id, job.fold, job.seed, float(score), out.epochs,
+                       out.seconds, val_loss=out.val_loss)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A trained trial's predictions on its inner validation rows and on its held-out rows."""
+
+    val: np.ndarray
+    test: np.ndarray
+    epochs: int
+    seconds: float
+    val_loss: tuple[float, ...]
+
+
+def trained_predictions(job: TrialJob, data: FoldData, deadline: float | None = None,
+                        model_fn: Callable | None = None,
+                        threads: int = 1) -> Predictions | TrialResult:
+    """Train one trial and predict its validation and held-out rows (what :func:`run_trial`
+    scores); a trial that diverged comes back as its unscored :class:`TrialResult`. Raises
+    ``BudgetExceeded`` past the deadline."""
     keras = import_keras(threads)
     started = time.time()
     training = trial_training(job)
@@ -256,12 +284,7 @@ def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: flo
     if not (np.all(np.isfinite(val_scores)) and np.all(np.isfinite(test_scores))):
         return TrialResult(job.candidate_id, job.fold, job.seed, None, epochs,
                            time.time() - started, diverged_epoch=epochs, val_loss=val_loss)
-    from advisor.validation.scoring import score_predictions
-
-    score = score_predictions(job.settings.metric, job.task, data.y_val, val_scores, data.y_test,
-                              test_scores, dict(job.settings.metric_context))
-    return TrialResult(job.candidate_id, job.fold, job.seed, float(score), epochs,
-                       time.time() - started, val_loss=val_loss)
+    return Predictions(val_scores, test_scores, epochs, time.time() - started, val_loss)
 
 
 def datasets(data: FoldData, job: TrialJob, rows: int | None = None):
