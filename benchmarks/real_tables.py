@@ -91,6 +91,14 @@ Definitions (printed with the results):
 - *baseline not beaten*: the baseline is inside the best's band and no loss is better than it
   beyond noise (losses worse than it are allowed). Neither this nor *nothing matters* implies the
   other; ``tied`` is counted on both.
+- *tied with the best (with TEST's noise)*: the band above holds training noise only, on one
+  fixed TEST split, and a gap real on that split can be the split's own luck. So each pick is
+  also compared with the best on the same TEST predictions: the 95% percentile interval of
+  (pick − best) from a two-level bootstrap (``BOOTSTRAP`` replicates, each redrawing TEST's rows
+  — the same rows for both — and the paired seeds) reaches 0. The TEST predictions of the best,
+  the baseline and every pick are cached in ``benchmarks/results/real_tables_predictions.npz``
+  under the reference cache's keys (retrained where missing: the trials are deterministic, and a
+  retrained seed whose score is not its cached score is reported and left out).
 - Differences in the printout are oriented: positive means the pick scores better.
 
 Run:
@@ -125,6 +133,7 @@ import sys
 import tempfile
 import time
 import traceback
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -136,6 +145,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 REFERENCE_CACHE = RESULTS / "real_tables_reference.json"
+PREDICTIONS_CACHE = RESULTS / "real_tables_predictions.npz"
 # recommend(cache=False) writes nothing, but keep any other advisor cache out of ~/.cache.
 if not os.environ.get("ADVISOR_CACHE_DIR"):
     os.environ["ADVISOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="advisor-real-tables-")
@@ -153,6 +163,7 @@ PATIENCE = 10
 LEVEL = 0.95
 BUDGETS = (None, 15, 30, 60)  # None: rules only (validate=False)
 MIN_SEEDS = 3  # a loss needs this many scored seeds to be ranked
+BOOTSTRAP = 1000  # replicates of the two-level bootstrap (TEST rows and seeds)
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -646,10 +657,10 @@ def import_advisor(parts: tuple[str, ...] = ("reference",)) -> None:
 
 
 def run_table(name: str, parts: tuple[str, ...], cached: dict[str, dict], refresh: bool,
-              threads: int = 1) -> dict:
+              threads: int = 1, predictions: dict[str, np.ndarray] | None = None) -> dict:
     """Everything for one table; returns plain data (results and new cache entries)."""
     table = TABLES[name]
-    out: dict[str, Any] = {"name": name, "new_entries": {}, "error": None}
+    out: dict[str, Any] = {"name": name, "new_entries": {}, "new_predictions": {}, "error": None}
     try:
         import_advisor(parts)
     except Exception as exc:  # noqa: BLE001
@@ -698,15 +709,21 @@ def run_table(name: str, parts: tuple[str, ...], cached: dict[str, dict], refres
     out["summary"] = summarize_reference(runs, s.metric.greater_is_better, baseline)
     if "advisor" in parts:
         out["advisor"] = {}
+        own: dict[str, Any] = {}
         for budget in BUDGETS:
             label = "rules" if budget is None else f"{budget}s"
             progress(f"{name}: advisor ({'rules only' if budget is None else f'budget {budget} s'})")
             try:
-                out["advisor"][label] = run_advisor(s, budget, runs, cached, refresh, out)
+                out["advisor"][label] = run_advisor(s, budget, runs, cached, refresh, out, own)
             except Exception as exc:  # noqa: BLE001  a crash in advisor code: report it precisely
                 out["advisor"][label] = {"error": f"{type(exc).__name__}: {exc}",
                                          "traceback": traceback.format_exc()}
                 progress(f"{name}: advisor {label} FAILED: {type(exc).__name__}: {exc}")
+        try:
+            assess_test_noise(s, out, own, predictions or {})
+        except Exception as exc:  # noqa: BLE001  reported; the seed-noise results stand
+            out["test_noise_error"] = f"{type(exc).__name__}: {exc}"
+            progress(f"{name}: TEST-noise assessment FAILED: {traceback.format_exc()}")
     out["seconds"] = time.perf_counter() - started
     return out
 
@@ -738,7 +755,7 @@ def describe_profile(p) -> str:
 
 
 def run_advisor(s: Setup, budget: float | None, runs: dict[str, dict], cached: dict[str, dict],
-                refresh: bool, out: dict) -> dict:
+                refresh: bool, out: dict, own: dict[str, Any]) -> dict:
     import advisor
 
     tick = time.perf_counter()
@@ -784,7 +801,150 @@ def run_advisor(s: Setup, budget: float | None, runs: dict[str, dict], cached: d
         r, new = train_config(s, pick, pick.id, cached, refresh)
         out["new_entries"].update(new)
         record["pick_runs"] = r
+        own[pick.id] = pick
     return record
+
+
+# --- TEST's sampling noise -----------------------------------------------------------------------
+#
+# The band above holds the training noise only: five seeds scored on one fixed TEST split. A
+# difference between two losses that is real on that split can still be the split's own luck —
+# 114 TEST rows (breast_cancer) tell ROC AUCs 0.002 apart no better than a coin. So the picks are
+# also judged against the best with TEST's sampling noise included: the TEST predictions of the
+# best, the baseline and every pick are kept (retrained where the cache has none: the trials are
+# deterministic, so a retrained seed must reproduce its cached score exactly, and any that does
+# not is reported and left out), and a two-level bootstrap redraws TEST's rows and the seeds.
+
+
+def read_predictions() -> dict[str, np.ndarray]:
+    """The cached TEST predictions (what the metric reads), by the reference cache's keys."""
+    if not PREDICTIONS_CACHE.exists():
+        return {}
+    try:
+        with np.load(PREDICTIONS_CACHE, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"{PREDICTIONS_CACHE} is unreadable ({exc}); move it away to start afresh")
+
+
+def write_predictions(entries: dict[str, np.ndarray]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    tmp = PREDICTIONS_CACHE.with_name(PREDICTIONS_CACHE.stem + ".tmp.npz")
+    np.savez_compressed(tmp, **dict(sorted(entries.items())))
+    os.replace(tmp, PREDICTIONS_CACHE)
+
+
+def test_inputs(s: Setup, config, ident: str, runs: dict, cached: dict[str, np.ndarray]
+                ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray], list[str]]:
+    """What the metric reads of TEST, per scored seed of one configuration (cached, or retrained
+    as the reference trained it); the new cache entries; the seeds left out, and why."""
+    from advisor.validation.scoring import metric_inputs
+    from advisor.validation.trials import Predictions, trained_predictions
+
+    candidate = as_candidate(config, ident)
+    context = dict(s.settings.metric_context)
+    inputs: dict[int, np.ndarray] = {}
+    new: dict[str, np.ndarray] = {}
+    problems: list[str] = []
+    for seed in SEEDS:
+        entry = runs["seeds"].get(str(seed), {})
+        if entry.get("score") is None:
+            continue
+        key = cache_key(s.table.name, runs["loss"], seed, runs["hash"])
+        values = cached.get(key)
+        if values is None:
+            job, _ = trial_job_for(s, candidate, config, seed)
+            fitted = trained_predictions(job, s.data)
+            if not isinstance(fitted, Predictions):
+                problems.append(f"{ident} seed {seed}: diverged when retrained")
+                continue
+            values = metric_inputs(s.metric.name, s.profile.task, s.data.y_val, fitted.val,
+                                   fitted.test, context)
+            new[key] = values
+        score = float(s.metric.score(s.data.y_test, values, **context))
+        if not math.isclose(score, entry["score"], rel_tol=1e-9, abs_tol=1e-12):
+            problems.append(f"{ident} seed {seed}: retrained {score!r}, cached {entry['score']!r}")
+            new.pop(key, None)
+            continue
+        inputs[seed] = values
+    return inputs, new, problems
+
+
+def test_noise_interval(y: np.ndarray, a: dict[int, np.ndarray], b: dict[int, np.ndarray],
+                        score: Callable, greater: bool, seed: int
+                        ) -> tuple[float, float, float, int]:
+    """(a − b) on TEST, + = a better: the mean over the shared seeds, and the 95% percentile
+    interval of a two-level bootstrap that redraws TEST's rows (the same rows for both) and the
+    seeds (paired), so it holds TEST's sampling noise as well as the training noise; and the
+    replicates it used (one the metric cannot score, e.g. a single class, is skipped)."""
+    shared = sorted(set(a) & set(b))
+    if len(shared) < MIN_SEEDS:
+        return math.nan, math.nan, math.nan, 0
+    sign = 1.0 if greater else -1.0
+    point = sign * float(np.mean([score(y, a[k]) - score(y, b[k]) for k in shared]))
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    diffs = []
+    for _ in range(BOOTSTRAP):
+        rows = rng.integers(0, n, n)
+        drawn = rng.choice(shared, len(shared))
+        sample = y[rows]
+        try:
+            per = {k: score(sample, a[k][rows]) - score(sample, b[k][rows]) for k in set(drawn)}
+        except ValueError:
+            continue
+        d = sign * float(np.mean([per[k] for k in drawn]))
+        if math.isfinite(d):
+            diffs.append(d)
+    if len(diffs) < BOOTSTRAP // 2:
+        return point, math.nan, math.nan, len(diffs)
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return point, float(low), float(high), len(diffs)
+
+
+def assess_test_noise(s: Setup, out: dict, own: dict[str, Any],
+                      cached: dict[str, np.ndarray]) -> None:
+    """Each pick (and the baseline) against the best with TEST's sampling noise included, into
+    the pick's record (``vs_best_test_noise``) and the summary; new predictions into ``out``."""
+    summary, runs = out["summary"], out["reference"]
+    if "best" not in summary:
+        return
+    best, baseline = summary["best"], out["info"]["baseline"]
+    needed = {best: (s.configs[best], runs[best])}
+    if baseline in runs:
+        needed[baseline] = (s.configs[baseline], runs[baseline])
+    for rec in out["advisor"].values():
+        twin = rec.get("reference_twin")
+        if twin:
+            needed[twin] = (s.configs[twin], runs[twin])
+        elif rec.get("pick") in own and rec.get("pick_runs"):
+            needed[rec["pick"]] = (own[rec["pick"]], rec["pick_runs"])
+    inputs, problems = {}, []
+    for ident, (config, r) in needed.items():
+        inputs[ident], new, left = test_inputs(s, config, ident, r, cached)
+        out["new_predictions"].update(new)
+        problems += left
+    if problems:
+        out["test_noise_problems"] = problems
+        progress(f"{s.table.name}: TEST predictions left out: {'; '.join(problems)}")
+    context = dict(s.settings.metric_context)
+    greater = s.metric.greater_is_better
+    y = s.data.y_test
+    rng_seed = zlib.crc32(s.table.name.encode())  # the same replicates for every comparison
+
+    def vs_best(ident: str) -> list[float]:
+        if ident == best:
+            return [0.0, 0.0, 0.0, BOOTSTRAP]
+        return list(test_noise_interval(y, inputs[ident], inputs[best],
+                                        lambda t, p: s.metric.score(t, p, **context),
+                                        greater, rng_seed))
+
+    if baseline in inputs:
+        summary["baseline_vs_best_test_noise"] = vs_best(baseline)
+    for rec in out["advisor"].values():
+        ident = rec.get("reference_twin") or rec.get("pick")
+        if "error" not in rec and ident in inputs:
+            rec["vs_best_test_noise"] = vs_best(ident)
 
 
 # --- the printout --------------------------------------------------------------------------------
@@ -831,8 +991,21 @@ def pick_assessment(res: dict, rec: dict) -> dict:
     d_base = paired(pick_runs, base, greater) if base else (math.nan,) * 3 + (0,)
     inside = math.isfinite(m) and n >= MIN_SEEDS and sign * (m - summary["edge"]) >= 0
     worse = bool(math.isfinite(d_base[2]) and d_base[2] < 0)
+    noise = rec.get("vs_best_test_noise")
+    with_test = None if noise is None or not math.isfinite(noise[2]) else bool(noise[2] >= 0)
     return {"mean": m, "h": h, "n": n, "vs_best": d_best, "vs_baseline": d_base,
-            "inside_band": inside, "worse_than_baseline": worse}
+            "inside_band": inside, "worse_than_baseline": worse,
+            "vs_best_test_noise": noise, "inside_with_test_noise": with_test}
+
+
+def interval_text(d) -> str:
+    if not d:
+        return "n/a"
+    return f"{sfmt(d[0])} [{sfmt(d[1])}, {sfmt(d[2])}]"
+
+
+def yes_no(flag: bool | None) -> str:
+    return "n/a" if flag is None else "yes" if flag else "no"
 
 
 def report_table(res: dict, report: Report) -> None:
@@ -906,13 +1079,21 @@ def report_table(res: dict, report: Report) -> None:
     report(f"baseline: {base} {fmt(bs.get('mean'))} ± {fmt(bs.get('h'), 2)}; better than it beyond "
            f"noise: {', '.join(summary['better_than_baseline']) or 'none'}; worse: "
            f"{', '.join(summary['worse_than_baseline']) or 'none'}")
+    if summary.get("baseline_vs_best_test_noise"):
+        report(f"baseline − best with TEST's sampling noise: "
+               f"{interval_text(summary['baseline_vs_best_test_noise'])}")
+    for problem in res.get("test_noise_problems", []):
+        report(f"  TEST predictions left out: {problem}")
+    if res.get("test_noise_error"):
+        report(f"  TEST-noise assessment failed: {res['test_noise_error']}")
     report(f"nothing matters: {'YES' if summary['nothing_matters'] else 'no'}"
            + (f" — {summary['nothing_matters_why']}" if summary["nothing_matters_why"] else "")
            + f"; baseline not beaten: {'YES' if summary['nothing_beats_baseline'] else 'no'}")
     if "advisor" in res:
         report(f"advisor on TRAIN∪VAL ({info['train'] + info['val']:,} rows; TEST never seen):")
         report(f"  {'budget':<7} {'pick':<28} {'status':<14} {'wall s':>7} {'TEST mean':>9} "
-               f"{'− best':>9} {'− baseline [95%]':<26} {'in band':<8} {'worse than base':<15}")
+               f"{'− best':>9} {'− baseline [95%]':<26} {'in band':<8} {'worse than base':<15} "
+               f"{'− best, with TEST noise [95%]':<30} {'tied with best':<14}")
         for label, rec in res["advisor"].items():
             if "error" in rec:
                 report(f"  {label:<7} CRASHED: {rec['error']}")
@@ -927,7 +1108,9 @@ def report_table(res: dict, report: Report) -> None:
                    f"{fmt(a['mean']):>9} {sfmt(a['vs_best'][0]):>9} "
                    f"{sfmt(d_base[0]) + ' [' + sfmt(d_base[1]) + ', ' + sfmt(d_base[2]) + ']':<26} "
                    f"{'yes' if a['inside_band'] else 'no':<8} "
-                   f"{'YES' if a['worse_than_baseline'] else 'no':<15}")
+                   f"{'YES' if a['worse_than_baseline'] else 'no':<15} "
+                   f"{interval_text(a['vs_best_test_noise']):<30} "
+                   f"{yes_no(a['inside_with_test_noise']):<14}")
         for label, rec in res["advisor"].items():
             if "error" in rec:
                 continue
@@ -983,11 +1166,11 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
                f"on {sum(1 for r in rows if r['summary']['inside'].get(r['info']['baseline']))}")
         if "advisor" not in parts:
             continue
-        report(f"   {'budget':<7} {'inside band':>12} {'worse than baseline':>20} "
-               f"{'tied: nothing-matters':>22} {'tied: not beaten':>20} {'crashed':>8} "
-               f"{'median wall s':>14}")
+        report(f"   {'budget':<7} {'inside band':>12} {'tied with best':>15} "
+               f"{'worse than baseline':>20} {'tied: nothing-matters':>22} "
+               f"{'tied: not beaten':>17} {'crashed':>8} {'median wall s':>14}")
         for label in [("rules" if b is None else f"{b}s") for b in BUDGETS]:
-            inside = worse = tied = tied_nb = crashed = n = 0
+            inside = worse = tied = tied_nb = crashed = n = with_test = judged = 0
             walls = []
             for r in rows:
                 rec = r.get("advisor", {}).get(label)
@@ -1001,6 +1184,9 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
                     continue
                 n += 1
                 inside += a["inside_band"]
+                if a["inside_with_test_noise"] is not None:
+                    judged += 1
+                    with_test += a["inside_with_test_noise"]
                 worse += a["worse_than_baseline"]
                 walls.append(rec["wall_seconds"])
                 if r["summary"]["nothing_matters"] and rec["status"] == "tied":
@@ -1008,17 +1194,23 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
                 if r["summary"]["nothing_beats_baseline"] and rec["status"] == "tied":
                     tied_nb += 1
             out[group]["budgets"][label] = {
-                "n": n, "inside_band": inside, "worse_than_baseline": worse,
+                "n": n, "inside_band": inside, "tied_with_best_test_noise": with_test,
+                "judged_with_test_noise": judged, "worse_than_baseline": worse,
                 "tied_on_nothing_matters": tied, "tied_on_nothing_beats_baseline": tied_nb,
                 "crashed": crashed,
                 "median_wall_seconds": float(np.median(walls)) if walls else None}
-            report(f"   {label:<7} {f'{inside}/{n}':>12} {f'{worse}/{n}':>20} "
-                   f"{f'{tied}/{len(nm)}':>22} {f'{tied_nb}/{len(nb)}':>20} {crashed:>8} "
+            report(f"   {label:<7} {f'{inside}/{n}':>12} {f'{with_test}/{judged}':>15} "
+                   f"{f'{worse}/{n}':>20} "
+                   f"{f'{tied}/{len(nm)}':>22} {f'{tied_nb}/{len(nb)}':>17} {crashed:>8} "
                    f"{(f'{np.median(walls):.1f}' if walls else 'n/a'):>14}")
         b = out[group]["budgets"]
         if "rules" in b and "60s" in b:
             report(f"   validated (60 s) vs rules only, inside the band: {b['60s']['inside_band']}/"
-                   f"{b['60s']['n']} vs {b['rules']['inside_band']}/{b['rules']['n']}")
+                   f"{b['60s']['n']} vs {b['rules']['inside_band']}/{b['rules']['n']}; tied with "
+                   f"the best with TEST's noise: {b['60s']['tied_with_best_test_noise']}/"
+                   f"{b['60s']['judged_with_test_noise']} vs "
+                   f"{b['rules']['tied_with_best_test_noise']}/"
+                   f"{b['rules']['judged_with_test_noise']}")
     return out
 
 
@@ -1101,11 +1293,16 @@ def main(argv=None) -> None:
            "inside the best's band and every other loss is inside the band or not different from "
            "the baseline beyond noise (the right verdict there is 'tied'); baseline not beaten = "
            "the baseline is inside the best's band and no loss is better than it beyond noise "
-           "(neither implies the other); differences are oriented, + = better")
+           "(neither implies the other); tied with the best = the 95% interval of (pick − best) "
+           f"from a two-level bootstrap ({BOOTSTRAP} replicates redrawing TEST's rows and the "
+           "paired seeds, so TEST's sampling noise counts as well as the training noise) reaches "
+           "0; differences are oriented, + = better")
     report()
 
     cached = {} if opts.refresh else read_cache()
     all_entries = dict(read_cache())
+    all_predictions = read_predictions()
+    cached_predictions = {} if opts.refresh else all_predictions
     # Expensive tables first, so the workers finish together.
     order = sorted(opts.names, key=lambda n: -_cost_hint(n))
     results: dict[str, dict] = {}
@@ -1120,13 +1317,20 @@ def main(argv=None) -> None:
         if new:
             all_entries.update(new)
             write_cache(all_entries)
+        new = res.pop("new_predictions", {})
+        if new:
+            all_predictions.update(new)
+            write_predictions(all_predictions)
         progress(f"{res['name']}: done in {res.get('seconds', 0):.0f} s "
                  f"({len(results)}/{len(order)} tables)")
 
     per_table = {n: {k: v for k, v in cached.items() if k.startswith(n + "|")} for n in order}
+    per_table_predictions = {n: {k: v for k, v in cached_predictions.items()
+                                 if k.startswith(n + "|")} for n in order}
     if opts.workers == 1:
         for name in order:
-            merge(run_table(name, opts.parts, per_table[name], opts.refresh))
+            merge(run_table(name, opts.parts, per_table[name], opts.refresh, 1,
+                            per_table_predictions[name]))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -1134,8 +1338,8 @@ def main(argv=None) -> None:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(opts.workers, mp_context=context,
                                  initializer=_worker_init) as pool:
-            futures = {pool.submit(run_table, n, opts.parts, per_table[n], opts.refresh): n
-                       for n in order}
+            futures = {pool.submit(run_table, n, opts.parts, per_table[n], opts.refresh, 1,
+                                   per_table_predictions[n]): n for n in order}
             for future in as_completed(futures):
                 try:
                     merge(future.result())
@@ -1152,12 +1356,14 @@ def main(argv=None) -> None:
             for seed in r["seeds"]:
                 used.add(cache_key(res["name"], r["loss"], int(seed), r["hash"]))
     ran = {res["name"] for res in results.values() if not res.get("error")}
-    stale = [k for k in all_entries if k.split("|")[0] in ran and k not in used]
-    if stale:
-        for k in stale:
-            del all_entries[k]
-        write_cache(all_entries)
-        progress(f"removed {len(stale)} stale cache entries")
+    for entries, write, what in ((all_entries, write_cache, "cache entries"),
+                                 (all_predictions, write_predictions, "TEST predictions")):
+        stale = [k for k in entries if k.split("|")[0] in ran and k not in used]
+        if stale:
+            for k in stale:
+                del entries[k]
+            write(entries)
+            progress(f"removed {len(stale)} stale {what}")
 
     ordered = [results[n] for n in opts.names if n in results]
     for res in ordered:
