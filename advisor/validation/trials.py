@@ -22,6 +22,9 @@ returning, so it is never cached as if complete.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
 import math
 import time
 from collections import OrderedDict
@@ -182,7 +185,8 @@ def run_trial(job: TrialJob, data: FoldData, deadline: float | None = None,
         return TrialResult(job.candidate_id, job.fold, job.seed, None, 0, 0.0, cut=True)
     try:
         if cache_dir:
-            return _memorized(cache_dir)(job, data.key, data, deadline, model_fn, threads)
+            return _memorized(cache_dir)(job, data.key, data, deadline, model_fn, threads,
+                                         code_version())
         return _train_and_score(job, data.key, data, deadline, model_fn, threads)
     except BudgetExceeded:
         return TrialResult(job.candidate_id, job.fold, job.seed, None, 0, time.time() - started,
@@ -194,7 +198,8 @@ def run_trial(job: TrialJob, data: FoldData, deadline: float | None = None,
 
 
 def _memorized(cache_dir: str):
-    """``_train_and_score`` under the on-disk cache, keyed by the job and the fold's data hash."""
+    """``_train_and_score`` under the on-disk cache, keyed by the job, the fold's data hash and
+    the version of the code that trains and scores (:func:`code_version`)."""
     import joblib
 
     return joblib.Memory(cache_dir, verbose=0).cache(
@@ -216,17 +221,34 @@ class TrialCache:
 
     def get(self, job: TrialJob, data_key: str) -> TrialResult | None:
         try:
-            return self._memorized(job, data_key, None, None, None, 1)
+            return self._memorized(job, data_key, None, None, None, 1, code_version())
         except _NotCached:
             return None
 
     def put(self, job: TrialJob, data_key: str, result: TrialResult) -> None:
         if not result.cut and result.error is None:
-            self._memorized.call(job, data_key, result, None, None, 1)
+            self._memorized.call(job, data_key, result, None, None, 1, code_version())
+
+
+@functools.cache
+def code_version() -> str:
+    """A hash of the source that trains, predicts and scores a trial. joblib keys a cached
+    function on its own source only, and ``_train_and_score`` hands the work to these; so a
+    change to any of them is a different cache entry."""
+    from advisor.validation import scoring
+
+    try:
+        parts = [inspect.getsource(f) for f in (trained_predictions, predict_scores, datasets,
+                                                compiled_model, build_model, scoring)]
+    except OSError:  # installed without its sources: the release stands for them
+        from advisor.base.version import __version__
+
+        parts = [__version__]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: float | None,
-                     model_fn: Callable | None, threads: int) -> TrialResult:
+                     model_fn: Callable | None, threads: int, code: str = "") -> TrialResult:
     # TrialCache calls the cached function with no data (a look-up) or with a result trained
     # elsewhere (to store it under this trial's key): neither trains here.
     if data is None:
@@ -241,7 +263,7 @@ def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: flo
     score = score_predictions(job.settings.metric, job.task, data.y_val, out.val, data.y_test,
                               out.test, dict(job.settings.metric_context))
     return TrialResult(job.candidate_id, job.fold, job.seed, float(score), out.epochs,
-                       out.seconds, val_loss=out.val_loss)
+                       time.time() - out.started, val_loss=out.val_loss)
 
 
 @dataclass(frozen=True)
@@ -251,7 +273,7 @@ class Predictions:
     val: np.ndarray
     test: np.ndarray
     epochs: int
-    seconds: float
+    started: float  # time.time() when the trial began (its seconds include the scoring)
     val_loss: tuple[float, ...]
 
 
@@ -284,7 +306,7 @@ def trained_predictions(job: TrialJob, data: FoldData, deadline: float | None = 
     if not (np.all(np.isfinite(val_scores)) and np.all(np.isfinite(test_scores))):
         return TrialResult(job.candidate_id, job.fold, job.seed, None, epochs,
                            time.time() - started, diverged_epoch=epochs, val_loss=val_loss)
-    return Predictions(val_scores, test_scores, epochs, time.time() - started, val_loss)
+    return Predictions(val_scores, test_scores, epochs, started, val_loss)
 
 
 def datasets(data: FoldData, job: TrialJob, rows: int | None = None):
