@@ -133,6 +133,7 @@ import sys
 import tempfile
 import time
 import traceback
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,7 @@ LEVEL = 0.95
 BUDGETS = (None, 15, 30, 60)  # None: rules only (validate=False)
 MIN_SEEDS = 3  # a loss needs this many scored seeds to be ranked
 BOOTSTRAP = 1000  # replicates of the two-level bootstrap (TEST rows and seeds)
+MIN_REPLICATES_SHARE = 0.95  # of them the metric must score, or there is no interval
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -801,7 +803,7 @@ def run_advisor(s: Setup, budget: float | None, runs: dict[str, dict], cached: d
         r, new = train_config(s, pick, pick.id, cached, refresh)
         out["new_entries"].update(new)
         record["pick_runs"] = r
-        own[pick.id] = pick
+        own[digest] = pick
     return record
 
 
@@ -823,7 +825,7 @@ def read_predictions() -> dict[str, np.ndarray]:
     try:
         with np.load(PREDICTIONS_CACHE, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise SystemExit(f"{PREDICTIONS_CACHE} is unreadable ({exc}); move it away to start afresh")
 
 
@@ -834,10 +836,12 @@ def write_predictions(entries: dict[str, np.ndarray]) -> None:
     os.replace(tmp, PREDICTIONS_CACHE)
 
 
-def test_inputs(s: Setup, config, ident: str, runs: dict, cached: dict[str, np.ndarray]
-                ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray], list[str]]:
+def held_out_inputs(s: Setup, config, ident: str, runs: dict, cached: dict[str, np.ndarray]
+                    ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray], list[str], int]:
     """What the metric reads of TEST, per scored seed of one configuration (cached, or retrained
-    as the reference trained it); the new cache entries; the seeds left out, and why."""
+    as the reference trained it); the new cache entries; the seeds left out, and why; and how
+    many seeds were retrained. Values must give the reference's cached score exactly: cached
+    ones that do not are retrained once."""
     from advisor.validation.scoring import metric_inputs
     from advisor.validation.trials import Predictions, trained_predictions
 
@@ -846,31 +850,38 @@ def test_inputs(s: Setup, config, ident: str, runs: dict, cached: dict[str, np.n
     inputs: dict[int, np.ndarray] = {}
     new: dict[str, np.ndarray] = {}
     problems: list[str] = []
+    retrained = 0
     for seed in SEEDS:
         entry = runs["seeds"].get(str(seed), {})
         if entry.get("score") is None:
             continue
         key = cache_key(s.table.name, runs["loss"], seed, runs["hash"])
         values = cached.get(key)
+        if values is not None and float(s.metric.score(s.data.y_test, values, **context)) \
+                != entry["score"]:
+            problems.append(f"{ident} seed {seed}: the cached TEST predictions do not give the "
+                            "cached score: retrained")
+            values = None
         if values is None:
             job, _ = trial_job_for(s, candidate, config, seed)
             fitted = trained_predictions(job, s.data)
+            retrained += 1
             if not isinstance(fitted, Predictions):
-                problems.append(f"{ident} seed {seed}: diverged when retrained")
+                problems.append(f"{ident} seed {seed}: diverged when retrained; left out")
                 continue
             values = metric_inputs(s.metric.name, s.profile.task, s.data.y_val, fitted.val,
                                    fitted.test, context)
+            score = float(s.metric.score(s.data.y_test, values, **context))
+            if score != entry["score"]:
+                problems.append(f"{ident} seed {seed}: retrained to {score!r}, the reference "
+                                f"has {entry['score']!r}; left out")
+                continue
             new[key] = values
-        score = float(s.metric.score(s.data.y_test, values, **context))
-        if not math.isclose(score, entry["score"], rel_tol=1e-9, abs_tol=1e-12):
-            problems.append(f"{ident} seed {seed}: retrained {score!r}, cached {entry['score']!r}")
-            new.pop(key, None)
-            continue
         inputs[seed] = values
-    return inputs, new, problems
+    return inputs, new, problems, retrained
 
 
-def test_noise_interval(y: np.ndarray, a: dict[int, np.ndarray], b: dict[int, np.ndarray],
+def interval_with_test_noise(y: np.ndarray, a: dict[int, np.ndarray], b: dict[int, np.ndarray],
                         score: Callable, greater: bool, seed: int
                         ) -> tuple[float, float, float, int]:
     """(a − b) on TEST, + = a better: the mean over the shared seeds, and the 95% percentile
@@ -896,7 +907,7 @@ def test_noise_interval(y: np.ndarray, a: dict[int, np.ndarray], b: dict[int, np
         d = sign * float(np.mean([per[k] for k in drawn]))
         if math.isfinite(d):
             diffs.append(d)
-    if len(diffs) < BOOTSTRAP // 2:
+    if len(diffs) < MIN_REPLICATES_SHARE * BOOTSTRAP:
         return point, math.nan, math.nan, len(diffs)
     low, high = np.percentile(diffs, [2.5, 97.5])
     return point, float(low), float(high), len(diffs)
@@ -905,46 +916,50 @@ def test_noise_interval(y: np.ndarray, a: dict[int, np.ndarray], b: dict[int, np
 def assess_test_noise(s: Setup, out: dict, own: dict[str, Any],
                       cached: dict[str, np.ndarray]) -> None:
     """Each pick (and the baseline) against the best with TEST's sampling noise included, into
-    the pick's record (``vs_best_test_noise``) and the summary; new predictions into ``out``."""
+    the pick's record (``vs_best_test_noise``) and the summary; new predictions into ``out``.
+    Configurations are told apart by their hash: a pick the rules configured differently has
+    its own, though it may share the loss's name with a reference entry."""
     summary, runs = out["summary"], out["reference"]
     if "best" not in summary:
         return
     best, baseline = summary["best"], out["info"]["baseline"]
-    needed = {best: (s.configs[best], runs[best])}
-    if baseline in runs:
-        needed[baseline] = (s.configs[baseline], runs[baseline])
+    best_key = runs[best]["hash"]
+    needed = {runs[k]["hash"]: (k, s.configs[k], runs[k]) for k in (best, baseline) if k in runs}
     for rec in out["advisor"].values():
         twin = rec.get("reference_twin")
         if twin:
-            needed[twin] = (s.configs[twin], runs[twin])
-        elif rec.get("pick") in own and rec.get("pick_runs"):
-            needed[rec["pick"]] = (own[rec["pick"]], rec["pick_runs"])
-    inputs, problems = {}, []
-    for ident, (config, r) in needed.items():
-        inputs[ident], new, left = test_inputs(s, config, ident, r, cached)
+            needed[runs[twin]["hash"]] = (twin, s.configs[twin], runs[twin])
+        elif rec.get("hash") in own and rec.get("pick_runs"):
+            needed[rec["hash"]] = (rec["pick"], own[rec["hash"]], rec["pick_runs"])
+    inputs, problems, retrained, seeds = {}, [], 0, 0
+    for key, (ident, config, r) in needed.items():
+        inputs[key], new, left, trained = held_out_inputs(s, config, ident, r, cached)
         out["new_predictions"].update(new)
         problems += left
+        retrained += trained
+        seeds += len(inputs[key])
+    out["test_noise_predictions"] = {"configurations": len(needed), "seeds": seeds,
+                                     "retrained": retrained}
     if problems:
         out["test_noise_problems"] = problems
-        progress(f"{s.table.name}: TEST predictions left out: {'; '.join(problems)}")
+        progress(f"{s.table.name}: TEST predictions: {'; '.join(problems)}")
     context = dict(s.settings.metric_context)
     greater = s.metric.greater_is_better
     y = s.data.y_test
     rng_seed = zlib.crc32(s.table.name.encode())  # the same replicates for every comparison
 
-    def vs_best(ident: str) -> list[float]:
-        if ident == best:
+    def vs_best(key: str) -> list[float]:
+        if key == best_key:
             return [0.0, 0.0, 0.0, BOOTSTRAP]
-        return list(test_noise_interval(y, inputs[ident], inputs[best],
-                                        lambda t, p: s.metric.score(t, p, **context),
-                                        greater, rng_seed))
+        return list(interval_with_test_noise(y, inputs[key], inputs[best_key],
+                                             lambda t, p: s.metric.score(t, p, **context),
+                                             greater, rng_seed))
 
-    if baseline in inputs:
-        summary["baseline_vs_best_test_noise"] = vs_best(baseline)
+    if baseline in runs:
+        summary["baseline_vs_best_test_noise"] = vs_best(runs[baseline]["hash"])
     for rec in out["advisor"].values():
-        ident = rec.get("reference_twin") or rec.get("pick")
-        if "error" not in rec and ident in inputs:
-            rec["vs_best_test_noise"] = vs_best(ident)
+        if "error" not in rec and rec.get("hash") in inputs:
+            rec["vs_best_test_noise"] = vs_best(rec["hash"])
 
 
 # --- the printout --------------------------------------------------------------------------------
@@ -999,9 +1014,11 @@ def pick_assessment(res: dict, rec: dict) -> dict:
 
 
 def interval_text(d) -> str:
+    """A difference and its interval; with the bootstrap's replicates when some were skipped."""
     if not d:
         return "n/a"
-    return f"{sfmt(d[0])} [{sfmt(d[1])}, {sfmt(d[2])}]"
+    used = f" ({d[3]}/{BOOTSTRAP} replicates)" if len(d) > 3 and d[3] < BOOTSTRAP else ""
+    return f"{sfmt(d[0])} [{sfmt(d[1])}, {sfmt(d[2])}]{used}"
 
 
 def yes_no(flag: bool | None) -> str:
@@ -1080,10 +1097,13 @@ def report_table(res: dict, report: Report) -> None:
            f"noise: {', '.join(summary['better_than_baseline']) or 'none'}; worse: "
            f"{', '.join(summary['worse_than_baseline']) or 'none'}")
     if summary.get("baseline_vs_best_test_noise"):
+        counts = res.get("test_noise_predictions", {})
         report(f"baseline − best with TEST's sampling noise: "
-               f"{interval_text(summary['baseline_vs_best_test_noise'])}")
+               f"{interval_text(summary['baseline_vs_best_test_noise'])} (TEST predictions of "
+               f"{counts.get('configurations', '?')} configurations, {counts.get('seeds', '?')} "
+               f"seeds: {counts.get('retrained', '?')} trained in this run, the rest cached)")
     for problem in res.get("test_noise_problems", []):
-        report(f"  TEST predictions left out: {problem}")
+        report(f"  TEST predictions: {problem}")
     if res.get("test_noise_error"):
         report(f"  TEST-noise assessment failed: {res['test_noise_error']}")
     report(f"nothing matters: {'YES' if summary['nothing_matters'] else 'no'}"
@@ -1203,6 +1223,16 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
                    f"{f'{worse}/{n}':>20} "
                    f"{f'{tied}/{len(nm)}':>22} {f'{tied_nb}/{len(nb)}':>17} {crashed:>8} "
                    f"{(f'{np.median(walls):.1f}' if walls else 'n/a'):>14}")
+        # Doing nothing: always answering the baseline, judged the same way.
+        base_tied = [r["summary"].get("baseline_vs_best_test_noise") for r in rows]
+        judged = [d for d in base_tied if d and math.isfinite(d[2])]
+        base_in = sum(1 for r in rows if r["summary"]["inside"].get(r["info"]["baseline"]))
+        tied_base = sum(1 for d in judged if d[2] >= 0)
+        out[group]["budgets"]["baseline"] = {"n": len(rows), "inside_band": base_in,
+                                             "tied_with_best_test_noise": tied_base,
+                                             "judged_with_test_noise": len(judged)}
+        report(f"   {'baseline':<7} {f'{base_in}/{len(rows)}':>12} "
+               f"{f'{tied_base}/{len(judged)}':>15}   (always answering the baseline)")
         b = out[group]["budgets"]
         if "rules" in b and "60s" in b:
             report(f"   validated (60 s) vs rules only, inside the band: {b['60s']['inside_band']}/"
@@ -1355,7 +1385,9 @@ def main(argv=None) -> None:
                 if isinstance(rec, dict) and rec.get("pick_runs")]:
             for seed in r["seeds"]:
                 used.add(cache_key(res["name"], r["loss"], int(seed), r["hash"]))
-    ran = {res["name"] for res in results.values() if not res.get("error")}
+    # Only a run with the advisor knows the picks' entries; a reference-only run keeps them all.
+    ran = {res["name"] for res in results.values()
+           if not res.get("error") and "advisor" in opts.parts}
     for entries, write, what in ((all_entries, write_cache, "cache entries"),
                                  (all_predictions, write_predictions, "TEST predictions")):
         stale = [k for k in entries if k.split("|")[0] in ran and k not in used]

@@ -18,10 +18,11 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def real_tables():
-    """The script as a module, imported without leaving its settings behind (it points the
-    advisor's cache at a temporary folder when none is set)."""
+def real_tables(tmp_path_factory):
+    """The script as a module, imported with the advisor's cache in a temporary folder (it makes
+    one of its own when none is set) and without leaving that setting behind."""
     before = os.environ.get("ADVISOR_CACHE_DIR")
+    os.environ["ADVISOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("advisor-cache"))
     spec = importlib.util.spec_from_file_location("real_tables", ROOT / "benchmarks/real_tables.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["real_tables"] = module
@@ -67,7 +68,8 @@ def test_the_rank_auc_is_scikit_learns(cancer):
 def test_a_loss_against_itself_is_exactly_tied(real_tables, cancer):
     frame, y = cancer
     a = seeds_of(frame["mean radius"].to_numpy(), np.random.default_rng(0), 0.5)
-    assert real_tables.test_noise_interval(y, a, a, auc, True, 7) == (0.0, 0.0, 0.0, 1000)
+    assert real_tables.interval_with_test_noise(y, a, a, auc, True, 7) == (
+        0.0, 0.0, 0.0, real_tables.BOOTSTRAP)
 
 
 def test_a_large_gain_on_569_rows_is_beyond_the_noise_and_oriented(real_tables, cancer):
@@ -75,11 +77,11 @@ def test_a_large_gain_on_569_rows_is_beyond_the_noise_and_oriented(real_tables, 
     rng = np.random.default_rng(0)
     strong = seeds_of(frame["worst perimeter"].to_numpy(), rng, 1.0)  # AUC 0.98
     weak = seeds_of(frame["mean smoothness"].to_numpy(), rng, 0.001)  # AUC 0.72
-    mean, low, high, used = real_tables.test_noise_interval(y, strong, weak, auc, True, 7)
-    assert used == 1000
+    mean, low, high, used = real_tables.interval_with_test_noise(y, strong, weak, auc, True, 7)
+    assert used == real_tables.BOOTSTRAP
     assert 0.2 < mean < 0.3 and 0 < low < mean < high
     # Lower is better: the same difference, read the other way round.
-    flipped = real_tables.test_noise_interval(y, strong, weak, auc, False, 7)
+    flipped = real_tables.interval_with_test_noise(y, strong, weak, auc, False, 7)
     assert flipped[0] == pytest.approx(-mean) and flipped[2] < 0
 
 
@@ -94,6 +96,24 @@ def test_a_gain_the_seeds_call_real_is_a_tie_on_a_small_test_split(real_tables, 
     b = seeds_of(frame["worst radius"].to_numpy()[rows], rng, 0.05)
     per_seed = np.array([auc(y[rows], a[k]) - auc(y[rows], b[k]) for k in a])
     assert abs(per_seed.mean()) > 3 * per_seed.std(ddof=1) / np.sqrt(5)  # seeds: "real"
-    mean, low, high, _ = real_tables.test_noise_interval(y[rows], a, b, auc, True, 7)
+    mean, low, high, _ = real_tables.interval_with_test_noise(y[rows], a, b, auc, True, 7)
     assert mean == pytest.approx(per_seed.mean())
     assert low < 0 < high
+
+
+def test_too_few_seeds_or_scorable_replicates_give_no_interval(real_tables, cancer):
+    frame, y = cancer
+    rng = np.random.default_rng(3)
+    a = seeds_of(frame["worst perimeter"].to_numpy(), rng, 1.0)
+    b = seeds_of(frame["mean smoothness"].to_numpy(), rng, 0.001)
+    two = {k: a[k] for k in (1, 2)}  # fewer seeds than a loss needs to be ranked
+    mean, low, high, used = real_tables.interval_with_test_noise(y, two, b, auc, True, 7)
+    assert (used, np.isnan(mean), np.isnan(low), np.isnan(high)) == (0, True, True, True)
+    # Two malignant rows among 200: one replicate in seven draws neither and cannot be scored.
+    rows = np.concatenate([np.flatnonzero(y == 1)[:2], np.flatnonzero(y == 0)[:198]])
+    a = {k: v[rows] for k, v in a.items()}
+    b = {k: v[rows] for k, v in b.items()}
+    mean, low, high, used = real_tables.interval_with_test_noise(y[rows], a, b, auc, True, 7)
+    assert 800 < used < real_tables.MIN_REPLICATES_SHARE * real_tables.BOOTSTRAP
+    assert np.isfinite(mean) and np.isnan(low) and np.isnan(high)
+    assert "replicates" in real_tables.interval_text([mean, low, high, used])
