@@ -836,6 +836,12 @@ def write_predictions(entries: dict[str, np.ndarray]) -> None:
     os.replace(tmp, PREDICTIONS_CACHE)
 
 
+def metric_score(s: Setup) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The table's metric as ``score(y, what the metric reads)``, with its context."""
+    context = dict(s.settings.metric_context)
+    return lambda y, values: float(s.metric.score(y, values, **context))
+
+
 def held_out_inputs(s: Setup, config, ident: str, runs: dict, cached: dict[str, np.ndarray]
                     ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray], list[str], int]:
     """What the metric reads of TEST, per scored seed of one configuration (cached, or retrained
@@ -847,6 +853,7 @@ def held_out_inputs(s: Setup, config, ident: str, runs: dict, cached: dict[str, 
 
     candidate = as_candidate(config, ident)
     context = dict(s.settings.metric_context)
+    score = metric_score(s)
     inputs: dict[int, np.ndarray] = {}
     new: dict[str, np.ndarray] = {}
     problems: list[str] = []
@@ -857,8 +864,7 @@ def held_out_inputs(s: Setup, config, ident: str, runs: dict, cached: dict[str, 
             continue
         key = cache_key(s.table.name, runs["loss"], seed, runs["hash"])
         values = cached.get(key)
-        if values is not None and float(s.metric.score(s.data.y_test, values, **context)) \
-                != entry["score"]:
+        if values is not None and score(s.data.y_test, values) != entry["score"]:
             problems.append(f"{ident} seed {seed}: the cached TEST predictions do not give the "
                             "cached score: retrained")
             values = None
@@ -871,10 +877,10 @@ def held_out_inputs(s: Setup, config, ident: str, runs: dict, cached: dict[str, 
                 continue
             values = metric_inputs(s.metric.name, s.profile.task, s.data.y_val, fitted.val,
                                    fitted.test, context)
-            score = float(s.metric.score(s.data.y_test, values, **context))
-            if score != entry["score"]:
-                problems.append(f"{ident} seed {seed}: retrained to {score!r}, the reference "
-                                f"has {entry['score']!r}; left out")
+            retrained_score = score(s.data.y_test, values)
+            if retrained_score != entry["score"]:
+                problems.append(f"{ident} seed {seed}: retrained to {retrained_score!r}, the "
+                                f"reference has {entry['score']!r}; left out")
                 continue
             new[key] = values
         inputs[seed] = values
@@ -882,8 +888,8 @@ def held_out_inputs(s: Setup, config, ident: str, runs: dict, cached: dict[str, 
 
 
 def interval_with_test_noise(y: np.ndarray, a: dict[int, np.ndarray], b: dict[int, np.ndarray],
-                        score: Callable, greater: bool, seed: int
-                        ) -> tuple[float, float, float, int]:
+                             score: Callable, greater: bool, seed: int
+                             ) -> tuple[float, float, float, int]:
     """(a − b) on TEST, + = a better: the mean over the shared seeds, and the 95% percentile
     interval of a two-level bootstrap that redraws TEST's rows (the same rows for both) and the
     seeds (paired), so it holds TEST's sampling noise as well as the training noise; and the
@@ -943,17 +949,14 @@ def assess_test_noise(s: Setup, out: dict, own: dict[str, Any],
     if problems:
         out["test_noise_problems"] = problems
         progress(f"{s.table.name}: TEST predictions: {'; '.join(problems)}")
-    context = dict(s.settings.metric_context)
-    greater = s.metric.greater_is_better
-    y = s.data.y_test
     rng_seed = zlib.crc32(s.table.name.encode())  # the same replicates for every comparison
 
     def vs_best(key: str) -> list[float]:
         if key == best_key:
             return [0.0, 0.0, 0.0, BOOTSTRAP]
-        return list(interval_with_test_noise(y, inputs[key], inputs[best_key],
-                                             lambda t, p: s.metric.score(t, p, **context),
-                                             greater, rng_seed))
+        return list(interval_with_test_noise(s.data.y_test, inputs[key], inputs[best_key],
+                                             metric_score(s), s.metric.greater_is_better,
+                                             rng_seed))
 
     if baseline in runs:
         summary["baseline_vs_best_test_noise"] = vs_best(runs[baseline]["hash"])
@@ -1343,20 +1346,20 @@ def main(argv=None) -> None:
             progress(f"{res['name']}: {res['error']}")
             if res.get("traceback"):
                 print(res["traceback"], file=sys.stderr, flush=True)
-        new = res.pop("new_entries", {})
-        if new:
-            all_entries.update(new)
-            write_cache(all_entries)
-        new = res.pop("new_predictions", {})
-        if new:
-            all_predictions.update(new)
-            write_predictions(all_predictions)
+        for field, entries, write in (("new_entries", all_entries, write_cache),
+                                      ("new_predictions", all_predictions, write_predictions)):
+            new = res.pop(field, {})
+            if new:
+                entries.update(new)
+                write(entries)
         progress(f"{res['name']}: done in {res.get('seconds', 0):.0f} s "
                  f"({len(results)}/{len(order)} tables)")
 
-    per_table = {n: {k: v for k, v in cached.items() if k.startswith(n + "|")} for n in order}
-    per_table_predictions = {n: {k: v for k, v in cached_predictions.items()
-                                 if k.startswith(n + "|")} for n in order}
+    def of_table(entries: dict, name: str) -> dict:
+        return {k: v for k, v in entries.items() if k.startswith(name + "|")}
+
+    per_table = {n: of_table(cached, n) for n in order}
+    per_table_predictions = {n: of_table(cached_predictions, n) for n in order}
     if opts.workers == 1:
         for name in order:
             merge(run_table(name, opts.parts, per_table[name], opts.refresh, 1,

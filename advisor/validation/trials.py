@@ -249,8 +249,9 @@ def code_version() -> str:
 
 def _train_and_score(job: TrialJob, data_key: str, data: FoldData, deadline: float | None,
                      model_fn: Callable | None, threads: int, code: str = "") -> TrialResult:
-    # TrialCache calls the cached function with no data (a look-up) or with a result trained
-    # elsewhere (to store it under this trial's key): neither trains here.
+    # ``code`` is only part of the cache key (see code_version). TrialCache calls the cached
+    # function with no data (a look-up) or with a result trained elsewhere (to store it under
+    # this trial's key): neither trains here.
     if data is None:
         raise _NotCached()
     if isinstance(data, TrialResult):
