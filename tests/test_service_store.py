@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -80,6 +81,50 @@ def test_released_jobs_are_retried_a_bounded_number_of_times(store):
     assert failed.state == "failed" and failed.attempts == 3
     assert "the worker died" in failed.error and "3 attempts" in failed.error
     assert store.release(job.id, "w3", "again") is None  # no lease, no change
+
+
+def test_a_jobs_stamps_stay_in_order_when_the_clock_reads_earlier(store):
+    # Another process's clock, or the same one stepped back: the job was created "later" than
+    # the claimer's and the finisher's clocks now read. Each stamp is then the one before it.
+    ahead = time.time() + 3600
+    finished, cancelled, failed = (submit(store, request=f"r{i}")[0] for i in range(3))
+    with store.write() as conn:
+        conn.execute("UPDATE jobs SET created_at = ?", (ahead,))
+    assert store.claim("w", 1).started_at == ahead
+    assert store.finish(finished.id, "w", result="{}")
+    assert store.get(finished.id).finished_at == ahead
+    assert store.cancel(cancelled.id).finished_at == ahead
+    store.claim("w", 1)
+    with store.write() as conn:
+        conn.execute("UPDATE jobs SET attempts = max_attempts WHERE id = ?", (failed.id,))
+    assert store.release(failed.id, "w", "the worker died") == "failed"
+    assert store.get(failed.id).finished_at == ahead
+
+
+def test_a_job_claimed_as_it_is_submitted_starts_no_earlier_than_it_was_created(store):
+    # The race a supervisor polling the queue runs against every submission: many rounds of a
+    # submit in one thread and claims in another, over two connections.
+    claimer, jobs = Store(store.path), []
+    stop = threading.Event()
+
+    def claim():
+        while not stop.is_set():
+            job = claimer.claim("w", 1)
+            if job is not None:
+                jobs.append(job)
+
+    thread = threading.Thread(target=claim)
+    thread.start()
+    try:
+        for i in range(200):
+            submit(store, request=f"r{i}")
+    finally:
+        while len(jobs) < 200 and thread.is_alive():
+            time.sleep(0.01)
+        stop.set()
+        thread.join()
+    assert len(jobs) == 200
+    assert all(job.created_at <= job.started_at for job in jobs)
 
 
 def test_boot_requeues_what_a_dead_server_left_running(store):

@@ -244,8 +244,8 @@ class Store:
     def cancel(self, job_id: str) -> Job | None:
         """Cancel a queued or running job (its lease ends, so its worker can write no more)."""
         with self.write() as conn:
-            conn.execute("UPDATE jobs SET state = 'cancelled', finished_at = ?, owner = NULL, "
-                         "phase = 'cancelled', error = 'cancelled by a client' "
+            conn.execute("UPDATE jobs SET state = 'cancelled', finished_at = " + _AFTER_LAST + ", "
+                         "owner = NULL, phase = 'cancelled', error = 'cancelled by a client' "
                          "WHERE id = ? AND state IN ('queued', 'running')", (time.time(), job_id))
             return self._get(conn, job_id)
 
@@ -253,13 +253,17 @@ class Store:
 
     def claim(self, owner: str, worker_pid: int) -> Job | None:
         """Take the oldest queued job for ``owner``: one compare-and-set UPDATE. The job comes
-        with its stored profile (None for a job queued without one)."""
-        now = time.time()
+        with its stored profile (None for a job queued without one).
+
+        The clock is read inside the write lock, so after the submitter's commit, and no stamp
+        is earlier than the job's stamp before it (another process's wall clock may step back):
+        created_at <= started_at <= finished_at always holds."""
         with self.write() as conn:
+            now = time.time()
             row = conn.execute(
                 "UPDATE jobs SET state = 'running', owner = ?, worker_pid = ?, "
-                "attempts = attempts + 1, started_at = ?, heartbeat_at = ?, phase = 'starting', "
-                "done = 0, total = 0 "
+                "attempts = attempts + 1, started_at = MAX(?, created_at), heartbeat_at = ?, "
+                "phase = 'starting', done = 0, total = 0 "
                 "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1) "
                 "AND state = 'queued' RETURNING id, profile", (owner, worker_pid, now, now)
             ).fetchone()
@@ -292,7 +296,8 @@ class Store:
         if retry:
             reason = f"{reason}; gave up after {attempts} attempts"
         conn.execute("UPDATE jobs SET state = 'failed', owner = NULL, phase = 'failed', "
-                     "error = ?, finished_at = ? WHERE id = ?", (reason, time.time(), job_id))
+                     "error = ?, finished_at = " + _AFTER_LAST + " WHERE id = ?",
+                     (reason, time.time(), job_id))
         return "failed"
 
     def requeue_running(self, reason: str, *, keep: frozenset[str] = frozenset(),
@@ -341,10 +346,14 @@ class Store:
         state = "succeeded" if error is None else "failed"
         with self.write() as conn:
             return conn.execute(
-                "UPDATE jobs SET state = ?, result = ?, error = ?, finished_at = ?, owner = NULL, "
-                "phase = ?, heartbeat_at = ? WHERE id = ? AND owner = ? AND state = 'running'",
+                "UPDATE jobs SET state = ?, result = ?, error = ?, finished_at = " + _AFTER_LAST + ", "
+                "owner = NULL, phase = ?, heartbeat_at = ? WHERE id = ? AND owner = ? AND state = 'running'",
                 (state, result, error, time.time(), "done" if error is None else "failed",
                  time.time(), job_id, owner)).rowcount == 1
+
+
+# A finishing stamp: the clock's reading, or the job's last stamp when the clock reads earlier.
+_AFTER_LAST = "MAX(?, COALESCE(started_at, created_at))"
 
 
 def _job(row: sqlite3.Row) -> Job:
