@@ -1189,7 +1189,7 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
                f"on {sum(1 for r in rows if r['summary']['inside'].get(r['info']['baseline']))}")
         if "advisor" not in parts:
             continue
-        report(f"   {'budget':<7} {'inside band':>12} {'tied with best':>15} "
+        report(f"   {'budget':<8} {'inside band':>12} {'tied with best':>15} "
                f"{'worse than baseline':>20} {'tied: nothing-matters':>22} "
                f"{'tied: not beaten':>17} {'crashed':>8} {'median wall s':>14}")
         for label in [("rules" if b is None else f"{b}s") for b in BUDGETS]:
@@ -1222,7 +1222,7 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
                 "tied_on_nothing_matters": tied, "tied_on_nothing_beats_baseline": tied_nb,
                 "crashed": crashed,
                 "median_wall_seconds": float(np.median(walls)) if walls else None}
-            report(f"   {label:<7} {f'{inside}/{n}':>12} {f'{with_test}/{judged}':>15} "
+            report(f"   {label:<8} {f'{inside}/{n}':>12} {f'{with_test}/{judged}':>15} "
                    f"{f'{worse}/{n}':>20} "
                    f"{f'{tied}/{len(nm)}':>22} {f'{tied_nb}/{len(nb)}':>17} {crashed:>8} "
                    f"{(f'{np.median(walls):.1f}' if walls else 'n/a'):>14}")
@@ -1234,7 +1234,7 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
         out[group]["budgets"]["baseline"] = {"n": len(rows), "inside_band": base_in,
                                              "tied_with_best_test_noise": tied_base,
                                              "judged_with_test_noise": len(judged)}
-        report(f"   {'baseline':<7} {f'{base_in}/{len(rows)}':>12} "
+        report(f"   {'baseline':<8} {f'{base_in}/{len(rows)}':>12} "
                f"{f'{tied_base}/{len(judged)}':>15}   (always answering the baseline)")
         b = out[group]["budgets"]
         if "rules" in b and "60s" in b:
