@@ -1177,6 +1177,9 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
         f"{r['name']}{' (held-out)' if r['info']['held_out'] else ''}" for r in ok
         if r["summary"]["nothing_beats_baseline"]) or "none"))
     report("best loss per table: " + "; ".join(f"{r['name']} {r['summary']['best']}" for r in ok))
+    labels = [("rules" if b is None else f"{b}s") for b in BUDGETS]
+    # The first column holds "budget", each budget's label and "baseline": one width for all.
+    width = max(map(len, ["budget", "baseline", *labels]))
     for group, rows in groups.items():
         nm = [r for r in rows if r["summary"]["nothing_matters"]]
         nb = [r for r in rows if r["summary"]["nothing_beats_baseline"]]
@@ -1189,10 +1192,10 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
                f"on {sum(1 for r in rows if r['summary']['inside'].get(r['info']['baseline']))}")
         if "advisor" not in parts:
             continue
-        report(f"   {'budget':<8} {'inside band':>12} {'tied with best':>15} "
+        report(f"   {'budget':<{width}} {'inside band':>12} {'tied with best':>15} "
                f"{'worse than baseline':>20} {'tied: nothing-matters':>22} "
                f"{'tied: not beaten':>17} {'crashed':>8} {'median wall s':>14}")
-        for label in [("rules" if b is None else f"{b}s") for b in BUDGETS]:
+        for label in labels:
             inside = worse = tied = tied_nb = crashed = n = with_test = judged = 0
             walls = []
             for r in rows:
@@ -1222,7 +1225,7 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
                 "tied_on_nothing_matters": tied, "tied_on_nothing_beats_baseline": tied_nb,
                 "crashed": crashed,
                 "median_wall_seconds": float(np.median(walls)) if walls else None}
-            report(f"   {label:<8} {f'{inside}/{n}':>12} {f'{with_test}/{judged}':>15} "
+            report(f"   {label:<{width}} {f'{inside}/{n}':>12} {f'{with_test}/{judged}':>15} "
                    f"{f'{worse}/{n}':>20} "
                    f"{f'{tied}/{len(nm)}':>22} {f'{tied_nb}/{len(nb)}':>17} {crashed:>8} "
                    f"{(f'{np.median(walls):.1f}' if walls else 'n/a'):>14}")
@@ -1234,7 +1237,7 @@ def totals(results: list[dict], report: Report, parts: tuple[str, ...]) -> dict:
         out[group]["budgets"]["baseline"] = {"n": len(rows), "inside_band": base_in,
                                              "tied_with_best_test_noise": tied_base,
                                              "judged_with_test_noise": len(judged)}
-        report(f"   {'baseline':<8} {f'{base_in}/{len(rows)}':>12} "
+        report(f"   {'baseline':<{width}} {f'{base_in}/{len(rows)}':>12} "
                f"{f'{tied_base}/{len(judged)}':>15}   (always answering the baseline)")
         b = out[group]["budgets"]
         if "rules" in b and "60s" in b:
