@@ -15,7 +15,7 @@ candidates, on ``ROUNDS`` seed rounds of the advisor's own 5-fold trials on the 
 Each pick's TEST score is the reference entry of the same configuration in the saved benchmark
 (``results/real_tables.json``: every suited loss × 5 seeds, trained on TRAIN, scored on TEST), so
 "inside the band" and "worse than the baseline" mean exactly what they mean there. If even the
-best cross-validated mean, on ten times the trials a 60 s budget buys, misses the band on a
+best cross-validated mean, on several times the trials a 60 s budget buys, misses the band on a
 table, no advisor that sees only the development rows can be expected to land in it there: the
 band then separates losses by what TEST's own rows happen to favour.
 
@@ -187,7 +187,10 @@ def report(results: list[dict], saved: dict, rounds: int, say) -> dict:
                      "advisor_60s_worse": assessed.get("worse_than_baseline"),
                      "baseline_inside": base_inside, "test_best": best,
                      "test_best_cv_rank": cv_rank.get(best), "rank_correlation": rho,
-                     "task": info["task"]})
+                     "task": info["task"],
+                     "trials": sum(len(v) for v in res["scores"].values()),
+                     "advisor_60s_trials": sum(v.get("n_trials") or 0
+                                               for v in adv.get("trialled", {}).values())})
     say("== totals: inside the best's band on TEST ==")
     say(f"  {'selector':44s} {'tuning':>8s} {'held-out':>9s} {'all':>6s}  worse than baseline")
     ok = [r for r in rows if not r.get("error")]
@@ -206,6 +209,10 @@ def report(results: list[dict], saved: dict, rounds: int, say) -> dict:
     say(f"  tables where even the best CV mean misses the band: {', '.join(missed) or 'none'}")
     at_top = sum(r["test_best_cv_rank"] == 1 for r in ok)
     say(f"  TEST's best loss is also the best CV mean on {at_top}/{len(ok)} tables")
+    ratios = sorted(r["trials"] / r["advisor_60s_trials"] for r in ok if r["advisor_60s_trials"])
+    if ratios:
+        say(f"  trials per table: {len(ratios)} tables, {float(np.median(ratios)):.1f} times as many as "
+            f"the advisor's at 60 s (median; {ratios[0]:.1f} to {ratios[-1]:.1f})")
     for label, tasks in (("classification", ("binary", "multiclass")),
                          ("regression and counts", ("regression", "count"))):
         rhos = sorted(r["rank_correlation"] for r in ok if r["task"] in tasks)
