@@ -1296,15 +1296,45 @@ def parse(argv=None):
     parser.add_argument("--refresh", action="store_true", help="retrain every reference entry "
                         "(ignore the cache; the cache file is then rewritten)")
     opts = parser.parse_args(argv)
-    names = [n.strip() for n in opts.tables.split(",")] if opts.tables else list(TABLES)
-    unknown = [n for n in names if n not in TABLES]
-    if unknown:
-        parser.error(f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES)}")
+    names = table_names(parser, opts.tables)
     if opts.workers < 1:
         parser.error("--workers must be at least 1")
     opts.names = names
     opts.parts = ("reference", "advisor") if opts.part in ("advisor", "all") else ("reference",)
     return opts
+
+
+def table_names(parser: argparse.ArgumentParser, tables: str | None) -> list[str]:
+    """The tables ``--tables a,b`` names (all of them without it); a usage error for a name
+    that is not one."""
+    names = [n.strip() for n in tables.split(",")] if tables else list(TABLES)
+    unknown = [n for n in names if n not in TABLES]
+    if unknown:
+        parser.error(f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES)}")
+    return names
+
+
+def each_table(calls: dict[str, tuple], workers: int, job: Callable):
+    """``(name, job(*args))`` for each ``name: args`` of ``calls`` as it finishes: in this
+    process with one worker, else in ``workers`` spawned processes with one TensorFlow thread
+    each; a worker that dies gives an error record for its table."""
+    if workers == 1:
+        for name, args in calls.items():
+            yield name, job(*args)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
+        futures = {pool.submit(job, *args): name for name, args in calls.items()}
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                yield name, future.result()
+            except Exception as exc:  # noqa: BLE001  a dead worker: report, go on
+                yield name, {"name": name, "error": f"worker failed: {type(exc).__name__}: {exc}",
+                             "traceback": traceback.format_exc()}
 
 
 def main(argv=None) -> None:
@@ -1363,26 +1393,10 @@ def main(argv=None) -> None:
 
     per_table = {n: of_table(cached, n) for n in order}
     per_table_predictions = {n: of_table(cached_predictions, n) for n in order}
-    if opts.workers == 1:
-        for name in order:
-            merge(run_table(name, opts.parts, per_table[name], opts.refresh, 1,
-                            per_table_predictions[name]))
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(opts.workers, mp_context=context,
-                                 initializer=_worker_init) as pool:
-            futures = {pool.submit(run_table, n, opts.parts, per_table[n], opts.refresh, 1,
-                                   per_table_predictions[n]): n for n in order}
-            for future in as_completed(futures):
-                try:
-                    merge(future.result())
-                except Exception as exc:  # noqa: BLE001  a dead worker: report, go on
-                    name = futures[future]
-                    merge({"name": name, "error": f"worker failed: {type(exc).__name__}: {exc}",
-                           "traceback": traceback.format_exc()})
+    calls = {n: (n, opts.parts, per_table[n], opts.refresh, 1, per_table_predictions[n])
+             for n in order}
+    for _, res in each_table(calls, opts.workers, run_table):
+        merge(res)
     # Stale entries of the tables run here (configurations that changed) leave the cache.
     used = set()
     for res in results.values():

@@ -48,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import real_tables as rt  # noqa: E402  the benchmark this one bounds: same tables, split, reference
+from printout import save, say  # noqa: E402
 
 ROUNDS = 2  # seed rounds of every loss on every fold: 10 paired trials each
 
@@ -117,13 +118,10 @@ def selections(res: dict) -> dict:
             "better": [c.loss for c in verdict.comparisons if c.outcome == "better"]}
 
 
-def judged(pick: str, summary: dict) -> dict:
-    """What the saved reference says of ``pick`` on TEST: inside the best's band, worse than
-    the baseline beyond noise."""
-    inside = summary.get("inside", {}).get(pick)
-    worse = summary.get("vs_baseline", {}).get(pick, {}).get("verdict") == "worse"
-    stats = summary["stats"].get(pick, {})
-    return {"inside": inside, "worse": worse, "mean": stats.get("mean")}
+def judged(table: dict, pick: str) -> dict:
+    """The saved benchmark's judgement of ``pick`` on TEST (``inside_band``,
+    ``worse_than_baseline``), made as it judges the advisor's own picks."""
+    return rt.pick_assessment(table, {"reference_twin": pick})
 
 
 # --- the printout ---------------------------------------------------------------------------------
@@ -168,21 +166,22 @@ def report(results: list[dict], saved: dict, rounds: int, say) -> dict:
         rho = float(spearmanr([sel["cv_means"][c] for c in common],
                               [test_means[c] for c in common]).statistic)
         say(f"  the losses' CV and TEST means rank alike to a Spearman correlation of {rho:+.2f}")
-        cv = judged(sel["cv_best"], summary)
-        ver = judged(sel["verdict_pick"], summary)
+        cv, ver = judged(table, sel["cv_best"]), judged(table, sel["verdict_pick"])
         adv = table["advisor"].get("60s", {})
-        assessed = rt.pick_assessment(table, adv)  # as the benchmark's own printout judges it
+        assessed = rt.pick_assessment(table, adv)
         adv_inside = assessed.get("inside_band")
         base_inside = summary["inside"].get(res["baseline"])
-        say(f"  best CV mean: {sel['cv_best']} (inside the band: {rt.yes_no(cv['inside'])}); "
+        say(f"  best CV mean: {sel['cv_best']} (inside the band: {rt.yes_no(cv['inside_band'])}); "
             f"verdict over every loss: {sel['verdict']} → {sel['verdict_pick']} (inside: "
-            f"{rt.yes_no(ver['inside'])}); the advisor at 60 s: {adv.get('pick')} (inside: "
+            f"{rt.yes_no(ver['inside_band'])}); the advisor at 60 s: {adv.get('pick')} (inside: "
             f"{rt.yes_no(adv_inside)}); the baseline inside: {rt.yes_no(base_inside)}")
         say()
         rows.append({"name": name, "held_out": info["held_out"], "cv_best": sel["cv_best"],
-                     "cv_best_inside": cv["inside"], "cv_best_worse": cv["worse"],
+                     "cv_best_inside": cv["inside_band"],
+                     "cv_best_worse": cv["worse_than_baseline"],
                      "verdict": sel["verdict"], "verdict_pick": sel["verdict_pick"],
-                     "verdict_inside": ver["inside"], "verdict_worse": ver["worse"],
+                     "verdict_inside": ver["inside_band"],
+                     "verdict_worse": ver["worse_than_baseline"],
                      "advisor_60s": adv.get("pick"), "advisor_60s_inside": adv_inside,
                      "advisor_60s_worse": assessed.get("worse_than_baseline"),
                      "baseline_inside": base_inside, "test_best": best,
@@ -231,21 +230,12 @@ def main(argv=None) -> None:
     parser.add_argument("--report-only", action="store_true", help="rebuild the printout from "
                         "the saved trial scores (results/selection_ceiling.json), training nothing")
     opts = parser.parse_args(argv)
-    names = [n.strip() for n in opts.tables.split(",")] if opts.tables else list(rt.TABLES)
-    unknown = [n for n in names if n not in rt.TABLES]
-    if unknown:
-        parser.error(f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(rt.TABLES)}")
+    names = rt.table_names(parser, opts.tables)
     saved_path = rt.RESULTS / "real_tables.json"
     if not saved_path.exists():
         parser.error(f"{saved_path} is missing: run benchmarks/real_tables.py --part advisor --save first")
     saved = json.loads(saved_path.read_text())
     stem = "selection_ceiling" if not opts.tables else "selection_ceiling_partial"
-    lines: list[str] = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
-
     if opts.report_only:
         raw = json.loads((rt.RESULTS / f"{stem}.json").read_text())
         for line in raw["header"]:
@@ -254,15 +244,15 @@ def main(argv=None) -> None:
         raw["summary"] = report(ordered, saved, raw["rounds"], say)
         say(raw["wall_line"])
     else:
-        raw = _run(opts, names, saved, say)
+        raw = _run(opts, names, saved)
     if opts.save:
-        (rt.RESULTS / f"{stem}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        save(f"{stem}.txt")
         (rt.RESULTS / f"{stem}.json").write_text(json.dumps(raw, indent=1) + "\n",
                                                  encoding="utf-8")
         rt.progress(f"written {rt.RESULTS / stem}.txt and .json")
 
 
-def _run(opts, names: list[str], saved: dict, say) -> dict:
+def _run(opts, names: list[str], saved: dict) -> dict:
     """Train the trials of every table, print the report; the raw numbers back."""
     began = time.perf_counter()
     command = "python " + shlex.join(["benchmarks/selection_ceiling.py", *sys.argv[1:]])
@@ -280,30 +270,12 @@ def _run(opts, names: list[str], saved: dict, say) -> dict:
         say(line)
     order = sorted(names, key=lambda n: -rt._cost_hint(n))
     results: dict[str, dict] = {}
-    if opts.workers == 1:
-        for name in order:
-            results[name] = run_table(name, opts.rounds)
-            rt.progress(f"{name}: done ({len(results)}/{len(order)})")
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(opts.workers, mp_context=context,
-                                 initializer=rt._worker_init) as pool:
-            futures = {pool.submit(run_table, n, opts.rounds): n for n in order}
-            for future in as_completed(futures):
-                name = futures[future]
-                try:
-                    results[name] = future.result()
-                except Exception as exc:  # noqa: BLE001  a dead worker: report, go on
-                    results[name] = {"name": name, "error": f"worker failed: {exc}"}
-                rt.progress(f"{name}: done in {results[name].get('seconds', 0):.0f} s "
-                            f"({len(results)}/{len(order)})")
-    ordered = [results[n] for n in names]
-    for res in ordered:
+    for name, res in rt.each_table({n: (n, opts.rounds) for n in order}, opts.workers, run_table):
+        results[name] = res
+        rt.progress(f"{name}: done in {res.get('seconds', 0):.0f} s ({len(results)}/{len(order)})")
         if res.get("traceback"):
             print(res["traceback"], file=sys.stderr)
+    ordered = [results[n] for n in names]
     summary = report(ordered, saved, opts.rounds, say)
     wall_line = f"wall time: {(time.perf_counter() - began) / 60:.1f} min with {opts.workers} worker(s)"
     say(wall_line)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,33 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
+
+
+@contextlib.contextmanager
+def benchmark_module(name: str, cache_dir: Path):
+    """A script of ``benchmarks/`` imported as a module, with the advisor's cache in
+    ``cache_dir`` (a script makes a folder of its own when none is set). The setting,
+    ``sys.path`` and ``sys.modules`` lose what the import added: the script and its sibling
+    scripts are no modules of the test run."""
+    folder = ROOT / "benchmarks"
+    before = os.environ.get("ADVISOR_CACHE_DIR")
+    path = list(sys.path)
+    os.environ["ADVISOR_CACHE_DIR"] = str(cache_dir)
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path[:] = path
+        for key, loaded in list(sys.modules.items()):
+            if Path(getattr(loaded, "__file__", None) or "/").parent == folder:
+                del sys.modules[key]
+        if before is None:
+            os.environ.pop("ADVISOR_CACHE_DIR", None)
+        else:
+            os.environ["ADVISOR_CACHE_DIR"] = before
 
 
 class CliResult:

@@ -4,37 +4,20 @@ table with its own columns as the scores two "losses" produced."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-
 import numpy as np
 import pytest
 from scipy.stats import rankdata
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import roc_auc_score
 
-from tests.conftest import ROOT
+from tests.conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def real_tables(tmp_path_factory):
-    """The script as a module, imported with the advisor's cache in a temporary folder (it makes
-    one of its own when none is set) and without leaving that setting behind."""
-    before = os.environ.get("ADVISOR_CACHE_DIR")
-    os.environ["ADVISOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("advisor-cache"))
-    spec = importlib.util.spec_from_file_location("real_tables", ROOT / "benchmarks/real_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["real_tables"] = module
-    try:
-        spec.loader.exec_module(module)
+    """The script as a module, imported with the advisor's cache in a temporary folder."""
+    with benchmark_module("real_tables", tmp_path_factory.mktemp("advisor-cache")) as module:
         yield module
-    finally:
-        sys.modules.pop("real_tables", None)
-        if before is None:
-            os.environ.pop("ADVISOR_CACHE_DIR", None)
-        else:
-            os.environ["ADVISOR_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="module")

@@ -4,33 +4,15 @@ unless a loss beats it beyond noise."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, benchmark_module
 
 
 @pytest.fixture(scope="module")
 def ceiling(tmp_path_factory):
-    before = os.environ.get("ADVISOR_CACHE_DIR")
-    os.environ["ADVISOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("advisor-cache"))
-    spec = importlib.util.spec_from_file_location("selection_ceiling",
-                                                  ROOT / "benchmarks/selection_ceiling.py")
-    module = importlib.util.module_from_spec(spec)
-    path = list(sys.path)
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_module("selection_ceiling", tmp_path_factory.mktemp("advisor-cache")) as module:
         yield module
-    finally:
-        sys.modules.pop("real_tables", None)
-        sys.path[:] = path  # the script puts benchmarks/ first on the path
-        if before is None:
-            os.environ.pop("ADVISOR_CACHE_DIR", None)
-        else:
-            os.environ["ADVISOR_CACHE_DIR"] = before
 
 
 def trials(per_fold: dict[str, list[float]], rounds: int = 2) -> dict:
@@ -44,25 +26,21 @@ def result(scores: dict, greater: bool, baseline: str, broken=None) -> dict:
             "broken": broken or {}, "folds": 5, "rounds": 2}
 
 
-def test_a_loss_better_on_every_fold_is_both_selectors_pick_lower_is_better(ceiling):
+@pytest.mark.parametrize("per_fold, greater, baseline, cv_best, verdict, pick, better", [
     # Mean absolute errors (lower is better): mae beats mse by 2–3 on every fold.
-    scores = trials({"mse": [30.0, 32.0, 29.0, 31.0, 33.0],
-                     "mae": [27.5, 29.0, 26.8, 28.1, 30.2],
-                     "huber": [29.9, 32.2, 28.8, 31.1, 32.9]})
-    sel = ceiling.selections(result(scores, False, "mse"))
-    assert sel["cv_best"] == "mae"
-    assert (sel["verdict"], sel["verdict_pick"]) == ("improved", "mae")
-    assert sel["better"] == ["mae"]
-
-
-def test_the_best_mean_without_evidence_is_picked_only_by_the_cv_selector(ceiling):
-    # ROC AUC: 'focal' has the best mean only through one lucky fold.
-    scores = trials({"crossentropy": [0.90, 0.91, 0.89, 0.92, 0.90],
-                     "focal": [0.88, 0.90, 0.99, 0.91, 0.89],
-                     "hinge": [0.89, 0.90, 0.88, 0.91, 0.89]})
-    sel = ceiling.selections(result(scores, True, "crossentropy"))
-    assert sel["cv_best"] == "focal"
-    assert (sel["verdict"], sel["verdict_pick"]) == ("tied", "crossentropy")
+    ({"mse": [30.0, 32.0, 29.0, 31.0, 33.0], "mae": [27.5, 29.0, 26.8, 28.1, 30.2],
+      "huber": [29.9, 32.2, 28.8, 31.1, 32.9]}, False, "mse", "mae", "improved", "mae", ["mae"]),
+    # ROC AUC: 'focal' has the best mean only through one lucky fold, so only the CV selector
+    # takes it.
+    ({"crossentropy": [0.90, 0.91, 0.89, 0.92, 0.90], "focal": [0.88, 0.90, 0.99, 0.91, 0.89],
+      "hinge": [0.89, 0.90, 0.88, 0.91, 0.89]}, True, "crossentropy", "focal", "tied",
+     "crossentropy", []),
+], ids=["better-on-every-fold-lower-is-better", "best-mean-without-evidence"])
+def test_the_two_selectors(ceiling, per_fold, greater, baseline, cv_best, verdict, pick, better):
+    sel = ceiling.selections(result(trials(per_fold), greater, baseline))
+    assert sel["cv_best"] == cv_best
+    assert (sel["verdict"], sel["verdict_pick"]) == (verdict, pick)
+    assert sel["better"] == better
 
 
 def test_a_broken_loss_is_never_the_best_mean(ceiling):
